@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Whole-process benchmarks, each against its baseline measured in the same run:
+#   1. `repo-scanner scan` over every corpus repository vs `nixpacks plan` on the same ones;
+#   2. a generated 100k-file tree vs `find DIR -type f | wc -l` (time, and peak RSS);
+#   3. a git URL scan from a loopback `git daemon` vs `git clone --depth 1` of the same repo.
+# Needs hyperfine and GNU time (apt-get install hyperfine time) and nixpacks
+# (cargo install nixpacks --locked). Writes target/bench/*.json and prints a summary.
+# Traffic goes only to 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CORPUS="${REPO_SCANNER_CORPUS:-$PWD/../shared/corpus}"
+OUT=target/bench
+mkdir -p "$OUT"
+cargo build --release --quiet
+BIN="$PWD/target/release/repo-scanner"
+RUNS="${BENCH_RUNS:-10}"
+TMP="$(mktemp -d)"
+cleanup() { [[ -n "${DAEMON_PID:-}" ]] && kill "$DAEMON_PID" 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+summary() { # name json
+  python3 - "$1" "$2" <<'PY'
+import json, sys, statistics
+name, path = sys.argv[1], sys.argv[2]
+r = json.load(open(path))["results"]
+base = r[1]["median"]
+for x in r:
+    t = x["times"]
+    print(f"{name}: {x['command'][:60]:<60} median {x['median']*1000:9.2f} ms  "
+          f"stddev {x['stddev']*1000:7.2f} ms  min {min(t)*1000:8.2f}  max {max(t)*1000:8.2f}  "
+          f"ratio {x['median']/base:6.3f}x")
+PY
+}
+
+# 1. corpus: our scan vs nixpacks plan, every repository once per run.
+if command -v nixpacks >/dev/null; then
+  ls -d "$CORPUS"/repos/*/ > "$TMP/repos"
+  N=$(wc -l < "$TMP/repos")
+  hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$OUT/corpus.json" \
+    -n "repo-scanner scan x$N" "bash -c 'while read d; do $BIN scan \"\$d\" >/dev/null; done < $TMP/repos'" \
+    -n "nixpacks plan x$N" "bash -c 'while read d; do nixpacks plan \"\$d\" >/dev/null 2>&1; done < $TMP/repos'" >/dev/null
+  summary corpus "$OUT/corpus.json"
+else
+  echo "corpus: nixpacks not installed (cargo install nixpacks --locked); skipped" >&2
+fi
+
+# 2. 100k-file tree.
+TREE="$TMP/tree"
+python3 - "$TREE" <<'PY'
+import os, sys
+root = sys.argv[1]
+os.makedirs(root)
+open(os.path.join(root, "package.json"), "w").write('{"scripts":{"start":"node server.js"}}')
+open(os.path.join(root, "server.js"), "w").write("require('http')")
+n = 0
+for a in range(100):
+    for b in range(10):
+        d = os.path.join(root, "src", f"m{a}", f"p{b}")
+        os.makedirs(d)
+        for c in range(100):
+            open(os.path.join(d, f"f{c}.js"), "w").close()
+            n += 1
+print(f"tree: {n} files", file=sys.stderr)
+PY
+hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$OUT/tree.json" \
+  -n "repo-scanner scan 100k" "$BIN scan $TREE" \
+  -n "find | wc -l" "bash -c 'find $TREE -type f | wc -l'" >/dev/null
+summary tree "$OUT/tree.json"
+RSS=$(/usr/bin/time -f %M "$BIN" scan "$TREE" 2>&1 >/dev/null | tail -1)
+FIND_RSS=$(/usr/bin/time -f %M find "$TREE" -type f 2>&1 >/dev/null | tail -1)
+echo "tree: peak RSS repo-scanner ${RSS} KiB, find ${FIND_RSS} KiB"
+
+# 3. git URL from a loopback git daemon vs git clone --depth 1.
+SRC=$(ls -d "$CORPUS"/repos/*/ | grep -m1 sample-django || ls -d "$CORPUS"/repos/*/ | head -1)
+mkdir -p "$TMP/git"
+cp -r "$SRC" "$TMP/git/repo"
+git -C "$TMP/git/repo" init -q -b main
+git -C "$TMP/git/repo" add -A
+git -C "$TMP/git/repo" -c user.name=bench -c user.email=bench@localhost commit -qm bench
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+git daemon --reuseaddr --base-path="$TMP/git" --export-all --listen=127.0.0.1 --port="$PORT" "$TMP/git" &
+DAEMON_PID=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+URL="git://127.0.0.1:$PORT/repo"
+hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$OUT/git.json" \
+  -n "repo-scanner scan git://" "$BIN scan $URL --ref main" \
+  -n "git clone --depth 1" "bash -c 'rm -rf $TMP/clone && git clone -q --depth 1 $URL $TMP/clone'" >/dev/null
+summary git "$OUT/git.json"

@@ -1,0 +1,299 @@
+//! Node.js: package.json.
+//!
+//! A package.json is often a helper (a Django app's asset build, a Go app's frontend), so its
+//! strength depends on what it declares: a start script or a server framework makes it an app.
+//! Start commands: `scripts.start` through the repository's package manager (what the
+//! buildpack runs), else Next.js, NestJS's build output, `main`, or a conventional entry file.
+
+use serde_json::Value;
+
+use super::{read_json, version_file, Analysis, Candidate, Detection, Ecosystem, Strength};
+use crate::plan::{Evidence, LanguageName, Question, QuestionCode};
+use crate::view::RepoView;
+
+pub struct Node;
+
+/// Dependencies that make a package.json a server app.
+const SERVERS: &[&str] = &[
+    "express",
+    "fastify",
+    "next",
+    "@nestjs/core",
+    "koa",
+    "@hapi/hapi",
+    "hapi",
+    "nuxt",
+    "@remix-run/serve",
+    "@sveltejs/kit",
+    "restify",
+    "sails",
+    "@adonisjs/core",
+    "hono",
+    "polka",
+    "socket.io",
+    "serve",
+    "astro",
+    "@tanstack/react-start",
+    "http-server",
+    "json-server",
+    "loopback",
+    "@feathersjs/feathers",
+    "meteor-node-stubs",
+];
+
+/// (dependency, framework name), most specific first.
+const FRAMEWORKS: &[(&str, &str)] = &[
+    ("next", "nextjs"),
+    ("@nestjs/core", "nestjs"),
+    ("nuxt", "nuxt"),
+    ("@remix-run/serve", "remix"),
+    ("@sveltejs/kit", "sveltekit"),
+    ("@tanstack/react-start", "tanstack-start"),
+    ("astro", "astro"),
+    ("fastify", "fastify"),
+    ("koa", "koa"),
+    ("@hapi/hapi", "hapi"),
+    ("hono", "hono"),
+    ("express", "express"),
+    ("react-scripts", "create-react-app"),
+    ("vite", "vite"),
+];
+
+/// Programs that run a Procfile locally: a start script using them says nothing of the web process.
+const PROCFILE_RUNNERS: &[&str] = &["nf", "foreman", "heroku", "overmind", "honcho"];
+
+pub fn has_dep(pkg: &Value, name: &str) -> bool {
+    ["dependencies", "devDependencies", "peerDependencies"]
+        .iter()
+        .any(|k| pkg.get(k).and_then(|d| d.get(name)).is_some())
+}
+
+fn has_runtime_dep(pkg: &Value, name: &str) -> bool {
+    pkg.get("dependencies").and_then(|d| d.get(name)).is_some()
+}
+
+pub fn script<'a>(pkg: &'a Value, name: &str) -> Option<&'a str> {
+    pkg.get("scripts").and_then(|s| s.get(name)).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The package manager the repository uses: `packageManager`, then the lockfile.
+pub fn package_manager(view: &RepoView, pkg: &Value) -> &'static str {
+    let declared = pkg.get("packageManager").and_then(Value::as_str).unwrap_or("");
+    if declared.starts_with("pnpm") || view.is_file("pnpm-lock.yaml") {
+        "pnpm"
+    } else if declared.starts_with("yarn") || view.is_file("yarn.lock") {
+        "yarn"
+    } else {
+        "npm"
+    }
+}
+
+/// True when the package can run as a service (a start script or a server dependency).
+pub fn is_runnable(pkg: &Value) -> bool {
+    let start = script(pkg, "start").filter(|s| !runs_procfile(s));
+    start.is_some() || SERVERS.iter().any(|d| has_runtime_dep(pkg, d) || (*d == "next" && has_dep(pkg, d)))
+}
+
+/// A mobile app (Expo, React Native): built for devices, not served.
+pub fn is_mobile(pkg: &Value) -> bool {
+    has_dep(pkg, "expo") || has_dep(pkg, "react-native")
+}
+
+fn runs_procfile(start: &str) -> bool {
+    crate::command::process_key(start).is_some_and(|k| PROCFILE_RUNNERS.contains(&k.program.as_str()))
+}
+
+/// `main` pointing into a build output (`dist/index.js`) that `scripts.build` produces.
+fn built_main(pkg: &Value) -> Option<String> {
+    let main = pkg.get("main").and_then(Value::as_str)?.trim_start_matches("./");
+    let built = ["dist/", "build/", "out/", "lib/"].iter().any(|d| main.starts_with(d));
+    (built && script(pkg, "build").is_some() && super::is_plain_name(main) && main.ends_with("js")).then(|| main.to_string())
+}
+
+/// Directories an entry file conventionally sits in, in order.
+const ENTRY_DIRS: &[&str] = &["", "lib/", "src/", "server/", "bin/"];
+
+/// The first `<dir><stem>.<js|mjs|cjs>` that exists, trying every stem in a directory before
+/// the next directory.
+fn entry_file(view: &RepoView, stems: &[&str]) -> Option<String> {
+    ENTRY_DIRS.iter().find_map(|dir| {
+        stems.iter().find_map(|stem| {
+            ["js", "mjs", "cjs"].iter().map(|ext| format!("{dir}{stem}.{ext}")).find(|f| view.is_file(f))
+        })
+    })
+}
+
+impl Ecosystem for Node {
+    fn language(&self) -> LanguageName {
+        LanguageName::Nodejs
+    }
+
+    fn detect(&self, view: &RepoView) -> Option<Detection> {
+        if !view.is_file("package.json") {
+            return None;
+        }
+        let strength = match read_json(view, "package.json") {
+            Ok(Some(pkg)) => {
+                let deps = pkg.get("dependencies").and_then(Value::as_object).is_some_and(|d| !d.is_empty());
+                let main =
+                    pkg.get("main").and_then(Value::as_str).is_some_and(|m| view.is_file(m.trim_start_matches("./")));
+                if is_runnable(&pkg) {
+                    Strength::Strong
+                } else if deps || main {
+                    Strength::Normal
+                } else {
+                    Strength::Weak
+                }
+            }
+            // Unreadable: still an indicator, but nothing says it is the app.
+            _ => Strength::Weak,
+        };
+        Some(Detection {
+            language: LanguageName::Nodejs,
+            strength,
+            evidence: vec![Evidence::new(view.repo_path("package.json"), "nodejs.package_json")],
+        })
+    }
+
+    fn analyze(&self, view: &RepoView) -> Analysis {
+        let mut a = Analysis::default();
+        let pkg = match read_json(view, "package.json") {
+            Ok(Some(pkg)) => pkg,
+            Ok(None) => Value::Null,
+            Err(w) => {
+                a.warnings.push(w);
+                Value::Null
+            }
+        };
+        let pj = view.repo_path("package.json");
+        a.version = pkg
+            .get("engines")
+            .and_then(|e| e.get("node"))
+            .and_then(Value::as_str)
+            .map(|v| (v.to_string(), pj.clone()))
+            .or_else(|| version_file(view, ".nvmrc"))
+            .or_else(|| version_file(view, ".node-version"));
+        a.framework = FRAMEWORKS.iter().find(|(dep, _)| has_dep(&pkg, dep)).map(|(_, f)| f.to_string());
+        let pm = package_manager(view, &pkg);
+        let ev = |rule: &str| vec![Evidence::new(pj.clone(), rule.to_string())];
+
+        if let Some(start) = script(&pkg, "start").filter(|s| !runs_procfile(s)) {
+            let conf = if start.contains("nodemon") || start.contains(" dev") { 0.6 } else { 0.9 };
+            a.processes.push(Candidate::new("web", format!("{pm} start"), conf, ev("nodejs.scripts_start")));
+        } else if has_dep(&pkg, "next") {
+            a.processes.push(Candidate::new("web", "node_modules/.bin/next start -p $PORT", 0.8, ev("nodejs.nextjs")));
+        } else if has_dep(&pkg, "@nestjs/core") {
+            a.processes.push(Candidate::new("web", "node dist/main.js", 0.7, ev("nodejs.nestjs_dist")));
+        } else if let Some(main) = pkg
+            .get("main")
+            .and_then(Value::as_str)
+            .map(|m| m.trim_start_matches("./"))
+            .filter(|m| view.is_file(m) && super::is_plain_name(m) && !m.ends_with(".ts"))
+        {
+            a.processes.push(Candidate::new("web", format!("node {main}"), 0.7, ev("nodejs.main")));
+        } else if let Some(main) = built_main(&pkg) {
+            a.processes.push(Candidate::new("web", format!("node {main}"), 0.6, ev("nodejs.main_built")));
+        } else if let Some(entry) = entry_file(view, &["server", "index", "app", "main"]) {
+            a.processes.push(Candidate::new(
+                "web",
+                format!("node {entry}"),
+                0.6,
+                vec![Evidence::new(view.repo_path(&entry), "nodejs.entry_file")],
+            ));
+        } else {
+            a.questions.push(Question {
+                code: QuestionCode::NoWebCommand,
+                detail:
+                    "package.json has no start script, no server framework entry, and no main or server/index/app file"
+                        .into(),
+            });
+        }
+        if script(&pkg, "worker").is_some() {
+            let cmd = if pm == "npm" { "npm run worker".to_string() } else { format!("{pm} worker") };
+            a.processes.push(Candidate::new("worker", cmd, 0.7, ev("nodejs.scripts_worker")));
+        } else if let Some(worker) = entry_file(view, &["worker"]) {
+            let evidence = vec![Evidence::new(view.repo_path(&worker), "nodejs.worker_file")];
+            a.processes.push(Candidate::new("worker", format!("node {worker}"), 0.5, evidence));
+        }
+        a
+    }
+
+    fn programs(&self) -> &'static [&'static str] {
+        &[
+            "node",
+            "npm",
+            "yarn",
+            "pnpm",
+            "npx",
+            "next",
+            "nest",
+            "tsx",
+            "ts-node",
+            "serve",
+            "bun",
+            "vite",
+            "nuxt",
+            "remix-serve",
+            "pm2-runtime",
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analyze(files: &[(&str, &str)]) -> Analysis {
+        Node.analyze(&RepoView::from_memory(files.iter().copied()))
+    }
+
+    #[test]
+    fn start_script_through_the_package_manager() {
+        let a = analyze(&[("package.json", r#"{"scripts":{"start":"node ./bin/www"}}"#), ("yarn.lock", "")]);
+        assert_eq!(a.processes[0].command, "yarn start");
+        let a = analyze(&[("package.json", r#"{"scripts":{"start":"node x"}, "engines":{"node":"22.x"}}"#)]);
+        assert_eq!(a.processes[0].command, "npm start");
+        assert_eq!(a.version.map(|v| v.0).as_deref(), Some("22.x"));
+    }
+
+    #[test]
+    fn foreman_start_is_not_the_web_command() {
+        let a = analyze(&[("package.json", r#"{"scripts":{"start":"nf start"}}"#), ("server.js", "")]);
+        assert_eq!(a.processes[0].command, "node server.js");
+    }
+
+    #[test]
+    fn strength_tells_assets_from_apps() {
+        let weak = RepoView::from_memory([("package.json", r#"{"devDependencies":{"webpack":"5"}}"#)]);
+        assert_eq!(Node.detect(&weak).map(|d| d.strength), Some(Strength::Weak));
+        let strong = RepoView::from_memory([("package.json", r#"{"dependencies":{"express":"5"}}"#)]);
+        assert_eq!(Node.detect(&strong).map(|d| d.strength), Some(Strength::Strong));
+    }
+
+    #[test]
+    fn malformed_and_binary_manifests_warn() {
+        let a = analyze(&[("package.json", "{nope")]);
+        assert_eq!(a.warnings.len(), 1);
+        let v = RepoView::from_memory([("package.json", b"\x00\x01\x02".as_slice())]);
+        assert_eq!(Node.detect(&v).map(|d| d.strength), Some(Strength::Weak));
+        assert_eq!(Node.analyze(&v).warnings[0].code, crate::plan::WarningCode::ManifestBinary);
+    }
+
+    #[test]
+    fn entry_and_worker_files_in_lib() {
+        let a = analyze(&[
+            ("package.json", r#"{"scripts":{"start":"nf start"}}"#),
+            ("lib/server.js", ""),
+            ("lib/worker.js", ""),
+        ]);
+        let got: Vec<_> = a.processes.iter().map(|p| (p.kind.as_str(), p.command.as_str())).collect();
+        assert_eq!(got, vec![("web", "node lib/server.js"), ("worker", "node lib/worker.js")]);
+    }
+
+    #[test]
+    fn nextjs_without_start() {
+        let a = analyze(&[("package.json", r#"{"dependencies":{"next":"14"}}"#)]);
+        assert_eq!(a.framework.as_deref(), Some("nextjs"));
+        assert!(a.processes[0].command.contains("next start -p $PORT"));
+    }
+}

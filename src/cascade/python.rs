@@ -1,0 +1,557 @@
+//! Python: requirements.txt, pyproject.toml, setup.py, Pipfile.
+//!
+//! Start commands, most specific first: Django's WSGI module (from settings), an ASGI/WSGI app
+//! object (`app = FastAPI()`, `app = Flask(__name__)`, a `create_app` factory), a script that
+//! serves by itself (`if __name__ == "__main__"`); workers for Celery (and beat) and RQ.
+//! `[project.scripts]` entries are not guessed at: a CLI entry point is rarely the server.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::{read_toml, source_files, version_file, Analysis, Candidate, Detection, Ecosystem, Strength};
+use crate::plan::{Evidence, LanguageName, Question, QuestionCode, Warning, WarningCode};
+use crate::view::RepoView;
+
+pub struct Python;
+
+const INDICATORS: &[&str] = &["requirements.txt", "pyproject.toml", "setup.py", "Pipfile"];
+
+/// Dependencies that make a Python manifest an app rather than a library or a helper.
+const SERVER_DEPS: &[&str] = &[
+    "django",
+    "flask",
+    "fastapi",
+    "starlette",
+    "gunicorn",
+    "uvicorn",
+    "celery",
+    "aiohttp",
+    "sanic",
+    "quart",
+    "litestar",
+    "tornado",
+    "bottle",
+    "falcon",
+    "hypercorn",
+    "daphne",
+    "streamlit",
+    "gradio",
+    "langserve",
+];
+
+const FRAMEWORKS: &[&str] = &[
+    "django",
+    "fastapi",
+    "flask",
+    "starlette",
+    "quart",
+    "sanic",
+    "litestar",
+    "aiohttp",
+    "tornado",
+    "bottle",
+    "falcon",
+    "streamlit",
+];
+
+impl Ecosystem for Python {
+    fn language(&self) -> LanguageName {
+        LanguageName::Python
+    }
+
+    fn detect(&self, view: &RepoView) -> Option<Detection> {
+        let present: Vec<&str> = INDICATORS.iter().copied().filter(|f| view.is_file(f)).collect();
+        if present.is_empty() {
+            return None;
+        }
+        let deps = dependencies(view).0;
+        let strong = view.is_file("manage.py") || SERVER_DEPS.iter().any(|d| deps.contains(*d));
+        Some(Detection {
+            language: LanguageName::Python,
+            strength: if strong { Strength::Strong } else { Strength::Normal },
+            evidence: present.iter().map(|f| Evidence::new(view.repo_path(f), "python.indicator")).collect(),
+        })
+    }
+
+    fn analyze(&self, view: &RepoView) -> Analysis {
+        let mut a = Analysis::default();
+        let (deps, warnings) = dependencies(view);
+        a.warnings.extend(warnings);
+        a.version = version(view);
+        a.framework = FRAMEWORKS.iter().find(|f| deps.contains(**f)).map(|f| f.to_string());
+        gpu_warning(view, &deps, &mut a);
+
+        if let Some(web) = django(view, &deps) {
+            a.framework = Some("django".into());
+            a.processes.push(web);
+        } else if let Some((web, framework)) = app_object(view, &deps) {
+            a.framework.get_or_insert(framework);
+            a.processes.push(web);
+        } else if let Some(web) = main_script(view) {
+            a.processes.push(web);
+        } else if view.is_file("manage.py") {
+            a.framework = Some("django".into());
+        }
+        for (program, dep) in [("gunicorn", "gunicorn"), ("uvicorn", "uvicorn")] {
+            let uses = a.processes.iter().any(|p| p.command.starts_with(program));
+            if uses && !deps.contains(dep) && !deps.is_empty() {
+                a.warnings.push(Warning {
+                    code: WarningCode::UnknownProgram,
+                    message: format!(
+                        "the suggested web command runs {program}, which is not in the dependencies: add it"
+                    ),
+                    file: None,
+                    line: None,
+                });
+            }
+        }
+        a.processes.extend(workers(view, &deps));
+        if !a.processes.iter().any(|p| p.kind == "web") {
+            let scripts = project_scripts(view);
+            let mut detail = "no Django project, ASGI/WSGI app object or serving script found".to_string();
+            if !scripts.is_empty() {
+                detail.push_str(&format!(
+                    "; [project.scripts] has {} (not assumed to be the server)",
+                    scripts.join(", ")
+                ));
+            }
+            a.questions.push(Question { code: QuestionCode::NoWebCommand, detail });
+        }
+        a
+    }
+
+    fn programs(&self) -> &'static [&'static str] {
+        &[
+            "python",
+            "python3",
+            "gunicorn",
+            "uvicorn",
+            "hypercorn",
+            "daphne",
+            "celery",
+            "rq",
+            "fastapi",
+            "flask",
+            "streamlit",
+            "waitress-serve",
+            "uwsgi",
+            "sanic",
+            "litestar",
+            "granian",
+            "dramatiq",
+            "huey_consumer",
+            "gradio",
+            "uv",
+            "poetry",
+            "pipenv",
+        ]
+    }
+}
+
+/// Normalized (lower-case, `_` as `-`) names of the declared dependencies.
+fn normalize(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace('_', "-")
+}
+
+fn requirement_name(line: &str) -> Option<String> {
+    let line = line.split('#').next()?.trim();
+    if line.is_empty() || line.starts_with('-') {
+        return None;
+    }
+    let end = line.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(line.len());
+    let name = &line[..end];
+    (!name.is_empty()).then(|| normalize(name))
+}
+
+/// Dependencies from every manifest present, plus warnings for the ones that do not parse.
+pub fn dependencies(view: &RepoView) -> (BTreeSet<String>, Vec<Warning>) {
+    let mut deps = BTreeSet::new();
+    let mut warnings = Vec::new();
+    for file in view.root_files_ending(".txt").iter().filter(|f| f.starts_with("requirements")) {
+        match view.read_text(file) {
+            Ok(text) => deps.extend(text.lines().filter_map(requirement_name)),
+            Err(e) => warnings.push(super::manifest_warning(view, file, &e)),
+        }
+    }
+    match read_toml(view, "pyproject.toml") {
+        Ok(Some(doc)) => {
+            let strings = |v: Option<&toml::Value>| -> Vec<String> {
+                v.and_then(toml::Value::as_array)
+                    .map(|a| a.iter().filter_map(|d| d.as_str().and_then(requirement_name)).collect())
+                    .unwrap_or_default()
+            };
+            deps.extend(strings(doc.get("project").and_then(|p| p.get("dependencies"))));
+            if let Some(groups) = doc.get("dependency-groups").and_then(toml::Value::as_table) {
+                for g in groups.values() {
+                    deps.extend(strings(Some(g)));
+                }
+            }
+            if let Some(opt) =
+                doc.get("project").and_then(|p| p.get("optional-dependencies")).and_then(toml::Value::as_table)
+            {
+                for g in opt.values() {
+                    deps.extend(strings(Some(g)));
+                }
+            }
+            let poetry = doc.get("tool").and_then(|t| t.get("poetry"));
+            if let Some(t) = poetry.and_then(|p| p.get("dependencies")).and_then(toml::Value::as_table) {
+                deps.extend(t.keys().map(|k| normalize(k)).filter(|k| k != "python"));
+            }
+        }
+        Ok(None) => {}
+        Err(w) => warnings.push(w),
+    }
+    match read_toml(view, "Pipfile") {
+        Ok(Some(doc)) => {
+            if let Some(t) = doc.get("packages").and_then(toml::Value::as_table) {
+                deps.extend(t.keys().map(|k| normalize(k)));
+            }
+        }
+        Ok(None) => {}
+        Err(w) => warnings.push(w),
+    }
+    if let Some(text) = view.text("setup.py") {
+        // install_requires is code, not data: take quoted names that look like requirements.
+        static RE: OnceLock<Option<Regex>> = OnceLock::new();
+        if let Some(re) = RE.get_or_init(|| Regex::new(r#"["']([A-Za-z0-9_.\-]+)\s*(?:[<>=~!\[;][^"']*)?["']"#).ok()) {
+            if let Some(start) = text.find("install_requires") {
+                let tail = &text[start..];
+                let block = &tail[..tail.find(']').unwrap_or(tail.len())];
+                deps.extend(re.captures_iter(block).filter_map(|c| c.get(1)).map(|m| normalize(m.as_str())));
+            }
+        }
+    }
+    (deps, warnings)
+}
+
+fn version(view: &RepoView) -> Option<(String, String)> {
+    if let Some(v) = version_file(view, ".python-version") {
+        return Some(v);
+    }
+    if let Some((v, f)) = version_file(view, "runtime.txt") {
+        return Some((v.trim_start_matches("python-").to_string(), f));
+    }
+    if let Ok(Some(doc)) = read_toml(view, "pyproject.toml") {
+        let req = doc.get("project").and_then(|p| p.get("requires-python")).and_then(toml::Value::as_str);
+        let poetry = doc
+            .get("tool")
+            .and_then(|t| t.get("poetry"))
+            .and_then(|p| p.get("dependencies"))
+            .and_then(|d| d.get("python"))
+            .and_then(toml::Value::as_str);
+        if let Some(v) = req.or(poetry) {
+            return Some((v.to_string(), view.repo_path("pyproject.toml")));
+        }
+    }
+    if let Ok(Some(doc)) = read_toml(view, "Pipfile") {
+        if let Some(v) = doc.get("requires").and_then(|r| r.get("python_version")).and_then(toml::Value::as_str) {
+            return Some((v.to_string(), view.repo_path("Pipfile")));
+        }
+    }
+    None
+}
+
+fn gpu_warning(view: &RepoView, deps: &BTreeSet<String>, a: &mut Analysis) {
+    let gpu_dep = deps.iter().find(|d| d.starts_with("cupy") || d.starts_with("nvidia-") || *d == "tensorflow-gpu");
+    let cuda_index = view
+        .root_files_ending(".txt")
+        .iter()
+        .filter(|f| f.starts_with("requirements"))
+        .find(|f| view.text(f).is_some_and(|t| t.contains("download.pytorch.org/whl/cu") || t.contains("+cu1")))
+        .cloned();
+    let cause = gpu_dep.map(|d| format!("dependency {d}")).or(cuda_index.map(|f| format!("CUDA wheels in {f}")));
+    if let Some(cause) = cause {
+        a.warnings.push(Warning {
+            code: WarningCode::GpuLibraries,
+            message: format!(
+                "{cause} needs CUDA libraries the buildpacks' run image does not provide: add a Dockerfile FROM an nvidia/cuda image"
+            ),
+            file: None,
+            line: None,
+        });
+    }
+}
+
+fn re(pattern: &'static str, cell: &'static OnceLock<Option<Regex>>) -> Option<&'static Regex> {
+    cell.get_or_init(|| Regex::new(pattern).ok()).as_ref()
+}
+
+/// Django: the WSGI (or ASGI) module named in settings, found through manage.py.
+fn django(view: &RepoView, deps: &BTreeSet<String>) -> Option<Candidate> {
+    static SETTINGS: OnceLock<Option<Regex>> = OnceLock::new();
+    static WSGI: OnceLock<Option<Regex>> = OnceLock::new();
+    static ASGI: OnceLock<Option<Regex>> = OnceLock::new();
+    let manage = view.text("manage.py")?;
+    let settings_re = re(r#"DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z0-9_.]+)["']"#, &SETTINGS)?;
+    let settings_module = settings_re.captures(&manage).and_then(|c| c.get(1)).map(|m| m.as_str().to_string())?;
+    let mut evidence = vec![Evidence::new(view.repo_path("manage.py"), "python.django_manage")];
+    // `mysite.settings` or `mysite.settings.production`: try the module file, then the package.
+    let base = settings_module.replace('.', "/");
+    let settings_file = [format!("{base}.py"), format!("{base}/__init__.py")].into_iter().find(|f| view.is_file(f));
+    let settings_text = settings_file.as_deref().and_then(|f| view.text(f)).unwrap_or_default();
+    if let Some(f) = &settings_file {
+        evidence.push(Evidence::new(view.repo_path(f), "python.django_settings"));
+    }
+    let module_of = |re: Option<&Regex>| -> Option<String> {
+        let caps = re?.captures(&settings_text)?;
+        let target = caps.get(1)?.as_str();
+        Some(target.rsplit_once('.').map(|(m, _)| m.to_string()).unwrap_or_else(|| target.to_string()))
+    };
+    let wsgi = module_of(re(r#"(?m)^\s*WSGI_APPLICATION\s*=\s*["']([A-Za-z0-9_.]+)["']"#, &WSGI));
+    let asgi = module_of(re(r#"(?m)^\s*ASGI_APPLICATION\s*=\s*["']([A-Za-z0-9_.]+)["']"#, &ASGI));
+    let package = settings_module.split('.').next().unwrap_or("").to_string();
+    // Settings not found: the conventional `<package>/wsgi.py` next to them.
+    let wsgi = wsgi.or_else(|| view.is_file(&format!("{package}/wsgi.py")).then(|| format!("{package}.wsgi")));
+    let asgi_only = asgi.is_some() && (deps.contains("channels") || wsgi.is_none());
+    let (cmd, conf) = if asgi_only {
+        let m = asgi?;
+        if deps.contains("daphne") {
+            (format!("daphne {m}:application --bind 0.0.0.0 --port $PORT"), 0.8)
+        } else {
+            (format!("uvicorn {m}:application --host 0.0.0.0 --port $PORT"), 0.75)
+        }
+    } else {
+        let m = wsgi?;
+        if super::is_plain_name(&m) {
+            (format!("gunicorn {m} --bind 0.0.0.0:$PORT"), 0.85)
+        } else {
+            return None;
+        }
+    };
+    if !super::is_plain_name(cmd.split_whitespace().nth(1).unwrap_or("")) {
+        return None;
+    }
+    Some(Candidate::new("web", cmd, conf, evidence))
+}
+
+/// Python module path of a file: `app/main.py` -> `app.main`, `pkg/__init__.py` -> `pkg`.
+fn module_path(file: &str) -> String {
+    let stem = file.trim_end_matches(".py");
+    let stem = stem.strip_suffix("/__init__").unwrap_or(stem);
+    stem.replace('/', ".")
+}
+
+/// Files an app object usually lives in, best first.
+const ENTRY_NAMES: &[&str] = &["main", "app", "server", "application", "api", "wsgi", "asgi", "run", "__init__", "web"];
+
+fn entry_rank(file: &str) -> (usize, usize) {
+    let name = file.rsplit('/').next().unwrap_or(file).trim_end_matches(".py");
+    let by_name = ENTRY_NAMES.iter().position(|n| *n == name).unwrap_or(ENTRY_NAMES.len());
+    (file.matches('/').count(), by_name)
+}
+
+/// `app = FastAPI(...)`, `app = Flask(__name__)`, `def create_app(...)`.
+fn app_object(view: &RepoView, deps: &BTreeSet<String>) -> Option<(Candidate, String)> {
+    static OBJ: OnceLock<Option<Regex>> = OnceLock::new();
+    static FACTORY: OnceLock<Option<Regex>> = OnceLock::new();
+    let obj = re(
+        r"(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*(?::\s*[A-Za-z_.]+\s*)?=\s*(?:[A-Za-z_]+\.)?(FastAPI|Starlette|Flask|Quart|Sanic|Litestar|Bottle|App|Application)\(",
+        &OBJ,
+    )?;
+    let factory = re(r"(?m)^def\s+(create_app|make_app|app_factory)\s*\(", &FACTORY)?;
+    let mut files = source_files(view, ".py", 3, 400);
+    files.sort_by_key(|f| entry_rank(f));
+    for file in files {
+        let Some(text) = view.text(&file) else { continue };
+        let imports = |m: &str| text.contains(&format!("import {m}")) || text.contains(&format!("from {m}"));
+        let found = obj.captures_iter(&text).find_map(|c| {
+            let var = c.get(1)?.as_str().to_string();
+            let class = c.get(2)?.as_str();
+            let framework = match class {
+                "FastAPI" => "fastapi",
+                "Starlette" => "starlette",
+                "Flask" => "flask",
+                "Quart" => "quart",
+                "Sanic" => "sanic",
+                "Litestar" => "litestar",
+                "Bottle" => "bottle",
+                "App" if imports("falcon") => "falcon",
+                "Application" if imports("tornado") => return None, // tornado serves itself
+                _ => return None,
+            };
+            Some((var, framework.to_string()))
+        });
+        let (target, framework) = match found {
+            Some((var, fw)) => (var, fw),
+            None => {
+                let Some(c) = factory.captures(&text) else { continue };
+                let fw = if imports("flask") {
+                    "flask"
+                } else if imports("fastapi") {
+                    "fastapi"
+                } else {
+                    continue;
+                };
+                (format!("{}()", c.get(1).map(|m| m.as_str()).unwrap_or("create_app")), fw.to_string())
+            }
+        };
+        let (app_dir, rel) = match file.strip_prefix("src/") {
+            Some(rest) => (Some("src"), rest.to_string()),
+            None => (None, file.clone()),
+        };
+        let module = module_path(&rel);
+        if !super::is_plain_name(&module) {
+            continue;
+        }
+        let asgi = matches!(framework.as_str(), "fastapi" | "starlette" | "quart" | "litestar");
+        let spec = format!("{module}:{target}");
+        let cmd = if framework == "sanic" {
+            format!("sanic {spec} --host 0.0.0.0 --port $PORT")
+        } else if asgi && (deps.contains("uvicorn") || !deps.contains("gunicorn")) {
+            let dir = app_dir.map(|d| format!(" --app-dir {d}")).unwrap_or_default();
+            format!("uvicorn {spec} --host 0.0.0.0 --port $PORT{dir}")
+        } else {
+            let dir = app_dir.map(|d| format!(" --chdir {d}")).unwrap_or_default();
+            let spec = if target.ends_with("()") { format!("'{spec}'") } else { spec };
+            format!("gunicorn {spec} --bind 0.0.0.0:$PORT{dir}")
+        };
+        let evidence = vec![Evidence::new(view.repo_path(&file), format!("python.{framework}_app"))];
+        return Some((Candidate::new("web", cmd, 0.8, evidence), framework));
+    }
+    None
+}
+
+/// A root script that serves by itself: `python server.py`.
+fn main_script(view: &RepoView) -> Option<Candidate> {
+    const ONE_SHOT: &[&str] = &["setup", "migrate", "seed", "test", "conftest", "manage", "auth", "init", "config"];
+    let mut scripts = view.root_files_ending(".py");
+    scripts.retain(|f| !ONE_SHOT.iter().any(|w| f.trim_end_matches(".py").contains(w)));
+    // How strongly the script's text says it runs a long-lived server or loop.
+    let signal = |t: &str| -> usize {
+        let strong =
+            ["serve_forever", "HTTPServer", "uvicorn.run", "web.run_app", "app.run(", "run_forever", "start()"];
+        let main = t.contains("__main__");
+        match (strong.iter().any(|s| t.contains(s)), main) {
+            (true, true) => 3,
+            (true, false) => 2,
+            (false, true) => 1,
+            (false, false) => 0,
+        }
+    };
+    let pick = scripts
+        .iter()
+        .filter_map(|f| view.text(f).map(|t| (signal(&t), f)))
+        .filter(|(s, _)| *s >= 2)
+        .max_by_key(|(s, f)| (*s, std::cmp::Reverse(entry_rank(f))))?
+        .1;
+    Some(Candidate::new(
+        "web",
+        format!("python {pick}"),
+        0.6,
+        vec![Evidence::new(view.repo_path(pick), "python.main_script")],
+    ))
+}
+
+/// Celery worker (and beat), RQ worker.
+fn workers(view: &RepoView, deps: &BTreeSet<String>) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    if deps.contains("celery") {
+        let files = source_files(view, ".py", 2, 400);
+        let app = files.iter().find_map(|f| {
+            let text = view.text(f)?;
+            if !text.contains("Celery(") {
+                return None;
+            }
+            let module = module_path(f);
+            // `pkg/celery.py` is found by `-A pkg` (Django's layout).
+            let module = module.strip_suffix(".celery").map(str::to_string).unwrap_or(module);
+            super::is_plain_name(&module).then(|| (module, f.clone(), text))
+        });
+        if let Some((module, file, text)) = app {
+            let ev = vec![Evidence::new(view.repo_path(&file), "python.celery_app")];
+            out.push(Candidate::new("worker", format!("celery -A {module} worker -l info"), 0.75, ev.clone()));
+            let has_beat = deps.contains("django-celery-beat")
+                || text.contains("beat_schedule")
+                || files.iter().any(|f| view.text(f).is_some_and(|t| t.contains("CELERY_BEAT_SCHEDULE")));
+            if has_beat {
+                out.push(Candidate::new("beat", format!("celery -A {module} beat -l info"), 0.7, ev));
+            }
+        }
+    }
+    if deps.contains("rq") && !out.iter().any(|c| c.kind == "worker") {
+        out.push(Candidate::new("worker", "rq worker", 0.5, vec![Evidence::new("requirements", "python.rq")]));
+    }
+    out
+}
+
+fn project_scripts(view: &RepoView) -> Vec<String> {
+    let Ok(Some(doc)) = read_toml(view, "pyproject.toml") else { return Vec::new() };
+    doc.get("project")
+        .and_then(|p| p.get("scripts"))
+        .and_then(toml::Value::as_table)
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn web(files: &[(&str, &str)]) -> Option<String> {
+        let a = Python.analyze(&RepoView::from_memory(files.iter().copied()));
+        a.processes.into_iter().find(|p| p.kind == "web").map(|p| p.command)
+    }
+
+    #[test]
+    fn django_module_from_settings() {
+        let files = [
+            ("requirements.txt", "Django==4.2\ngunicorn\n"),
+            ("manage.py", "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n"),
+            ("mysite/settings.py", "WSGI_APPLICATION = 'mysite.wsgi.application'\n"),
+            ("mysite/wsgi.py", ""),
+            ("mysite/asgi.py", ""),
+        ];
+        assert_eq!(web(&files).as_deref(), Some("gunicorn mysite.wsgi --bind 0.0.0.0:$PORT"));
+    }
+
+    #[test]
+    fn fastapi_and_flask_objects() {
+        let fastapi = [
+            ("requirements.txt", "fastapi\nuvicorn\n"),
+            ("app/main.py", "from fastapi import FastAPI\napp = FastAPI()\n"),
+        ];
+        assert_eq!(web(&fastapi).as_deref(), Some("uvicorn app.main:app --host 0.0.0.0 --port $PORT"));
+        let flask =
+            [("requirements.txt", "flask\ngunicorn\n"), ("app.py", "from flask import Flask\napp = Flask(__name__)\n")];
+        assert_eq!(web(&flask).as_deref(), Some("gunicorn app:app --bind 0.0.0.0:$PORT"));
+        let factory =
+            [("requirements.txt", "flask\n"), ("wsgi.py", "from flask import Flask\ndef create_app():\n  pass\n")];
+        assert_eq!(web(&factory).as_deref(), Some("gunicorn 'wsgi:create_app()' --bind 0.0.0.0:$PORT"));
+    }
+
+    #[test]
+    fn celery_worker_and_beat() {
+        let v = RepoView::from_memory([
+            ("requirements.txt", "celery\ndjango-celery-beat\n"),
+            ("proj/celery.py", "app = Celery('proj')\n"),
+        ]);
+        let a = Python.analyze(&v);
+        let kinds: Vec<_> = a.processes.iter().map(|p| (p.kind.as_str(), p.command.as_str())).collect();
+        assert!(kinds.contains(&("worker", "celery -A proj worker -l info")));
+        assert!(kinds.contains(&("beat", "celery -A proj beat -l info")));
+    }
+
+    #[test]
+    fn versions_and_questions() {
+        let v = RepoView::from_memory([("runtime.txt", "python-3.7.3\n"), ("requirements.txt", "")]);
+        let a = Python.analyze(&v);
+        assert_eq!(a.version.map(|v| v.0).as_deref(), Some("3.7.3"));
+        assert_eq!(a.questions[0].code, QuestionCode::NoWebCommand);
+    }
+
+    #[test]
+    fn malformed_pyproject_is_a_warning() {
+        let v = RepoView::from_memory([("pyproject.toml", "[project\nname=")]);
+        assert!(Python.detect(&v).is_some());
+        let a = Python.analyze(&v);
+        assert!(a.warnings.iter().any(|w| w.code == WarningCode::ManifestMalformed));
+    }
+
+    #[test]
+    fn gpu_dependencies_warn() {
+        let v = RepoView::from_memory([("requirements.txt", "cupy-cuda12x\n")]);
+        assert!(Python.analyze(&v).warnings.iter().any(|w| w.code == WarningCode::GpuLibraries));
+    }
+}

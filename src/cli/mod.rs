@@ -1,0 +1,115 @@
+//! The command line: clap types, dispatch, and the only place (with `main`) that prints.
+
+mod eval;
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use repo_scanner::source::{self, Request, SourceError};
+use repo_scanner::view::Limits;
+use repo_scanner::{output, plan, scan};
+
+#[derive(Debug, Parser)]
+#[command(name = "repo-scanner", version, about = "Decides how a repository is built and run before a deploy")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log level filter (also RUST_LOG), e.g. `debug` or `repo_scanner=trace`.
+    #[arg(long, global = true, default_value = "warn", env = "REPO_SCANNER_LOG")]
+    pub log: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan a local directory or a git URL and print its build plan.
+    Scan(ScanArgs),
+    /// Print the JSON Schema of the build plan.
+    Schema,
+    /// Score the scanner on a labelled corpus (labels.json + repos/<id>/).
+    Eval(eval::EvalArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Text,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// A directory, or a git URL (https, http, git, ssh, file).
+    pub source: String,
+    /// Branch, tag or commit sha (git URLs only).
+    #[arg(long = "ref")]
+    pub git_ref: Option<String>,
+    /// Scan only this directory of the repository.
+    #[arg(long)]
+    pub subdir: Option<String>,
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: Format,
+    /// Rules only: never call a model.
+    #[arg(long)]
+    pub no_llm: bool,
+    /// Files listed before the walk stops.
+    #[arg(long, default_value_t = Limits::default().max_files)]
+    pub max_files: usize,
+    /// Bytes read from one file.
+    #[arg(long, default_value_t = Limits::default().max_file_bytes)]
+    pub max_file_bytes: u64,
+    /// Directory depth listed below the root.
+    #[arg(long, default_value_t = Limits::default().max_depth)]
+    pub max_depth: usize,
+}
+
+/// Failures mapped to exit codes in `main`.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The source could not be read: exit 1.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Anything else: exit 1.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Scan(args) => scan_cmd(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Schema => {
+            let text = serde_json::to_string_pretty(&plan::json_schema()).context("serializing the schema")?;
+            print_out(&text)?;
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn print_out(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
+}
+
+fn scan_cmd(args: ScanArgs) -> Result<(), CliError> {
+    if args.git_ref.is_some() && !source::git::looks_like_url(&args.source) {
+        return Err(anyhow::anyhow!("--ref applies to git URLs only; {} is a directory", args.source).into());
+    }
+    let limits = Limits { max_files: args.max_files, max_file_bytes: args.max_file_bytes, max_depth: args.max_depth };
+    let request = Request::parse(&args.source, args.git_ref.clone());
+    let loaded = source::load(&request, limits)?;
+    let view = match &args.subdir {
+        Some(d) => source::subdir_view(&loaded.view, d)?,
+        None => loaded.view.clone(),
+    };
+    let plan = scan(&view, loaded.source);
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&plan).context("serializing the plan")?,
+        Format::Text => output::explain(&plan),
+    };
+    print_out(text.trim_end())?;
+    Ok(())
+}

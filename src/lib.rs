@@ -1,0 +1,30 @@
+//! repo-scanner decides, before a deploy, how a repository is built and run.
+//!
+//! # Layout
+//!
+//! Data flows one way, and each module has one job:
+//!
+//! - [`source`]: a directory or a git URL + ref, listed once into a [`view::RepoView`]. The only
+//!   module (with `cli`) that touches the file system or the network.
+//! - [`view`]: the read-only, bounded snapshot every rule reads.
+//! - [`cascade`]: pure rules, one file per ecosystem behind [`cascade::Ecosystem`]; the
+//!   Dockerfile, Procfile and deploy-spec readers; monorepo discovery.
+//! - [`command`]: start commands as words, and the process key two commands are compared by.
+//! - [`validate`]: the security boundary every command passes before it enters a plan.
+//! - [`scan`]: runs the cascade per app and assembles the [`plan::Plan`].
+//! - [`plan`]: the contract with the build pipeline, and its JSON Schema.
+//! - [`eval`]: scoring plans against labelled repositories.
+//! - [`output`]: the human explanation of a plan.
+
+pub mod cascade;
+pub mod command;
+pub mod eval;
+pub mod output;
+pub mod plan;
+pub mod scan;
+pub mod source;
+pub mod validate;
+pub mod view;
+
+pub use plan::Plan;
+pub use scan::scan;

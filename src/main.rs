@@ -1,0 +1,21 @@
+//! `repo-scanner`: parse arguments, run, map failures to exit codes.
+//!
+//! Exit codes: 0 a plan was produced (whatever its status); 1 the source could not be read or
+//! another failure; 2 a usage error (clap's own).
+
+mod cli;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&cli.log))
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    if let Err(e) = cli::run(cli) {
+        eprintln!("repo-scanner: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,88 @@
+//! Sources: where a repository comes from, turned into a [`RepoView`].
+//!
+//! This is the I/O edge of a scan. A source lists the tree once (bounded by [`Limits`]) and hands
+//! the rules a read-only view; nothing past this module touches the file system or git.
+
+pub mod dir;
+pub mod git;
+
+use std::path::Path;
+
+use thiserror::Error;
+
+use crate::plan::{Source, SourceKind};
+use crate::view::{Limits, RepoView};
+
+#[derive(Debug, Error)]
+pub enum SourceError {
+    #[error("cannot read {path}: {message}")]
+    Unreadable { path: String, message: String },
+    #[error("{path} is not a directory")]
+    NotADirectory { path: String },
+    #[error("git: {0}")]
+    Git(String),
+    #[error("ref {0:?} not found in the remote")]
+    RefNotFound(String),
+    #[error("subdirectory {0:?} not found in the repository")]
+    SubdirNotFound(String),
+    #[error("invalid subdirectory {0:?}: must be a relative path inside the repository")]
+    InvalidSubdir(String),
+}
+
+/// A listed repository plus where it came from.
+pub struct Loaded {
+    pub view: RepoView,
+    pub source: Source,
+}
+
+/// What the user asked to scan.
+#[derive(Debug, Clone)]
+pub enum Request {
+    Dir(std::path::PathBuf),
+    Git { url: String, git_ref: Option<String> },
+}
+
+impl Request {
+    /// A local path unless the argument looks like a git URL (scheme or scp-like `host:path`).
+    pub fn parse(arg: &str, git_ref: Option<String>) -> Request {
+        if git::looks_like_url(arg) {
+            Request::Git { url: arg.to_string(), git_ref }
+        } else {
+            Request::Dir(arg.into())
+        }
+    }
+}
+
+/// Lists the source. `subdir` must name an existing directory of it.
+pub fn load(request: &Request, limits: Limits) -> Result<Loaded, SourceError> {
+    match request {
+        Request::Dir(path) => {
+            let view = dir::list(path, limits)?;
+            let source =
+                Source { kind: SourceKind::Dir, location: path.display().to_string(), git_ref: None, commit: None };
+            Ok(Loaded { view, source })
+        }
+        Request::Git { url, git_ref } => {
+            let (view, commit) = git::fetch_and_list(url, git_ref.as_deref(), limits, &git::FetchOptions::default())?;
+            let source =
+                Source { kind: SourceKind::Git, location: url.clone(), git_ref: git_ref.clone(), commit: Some(commit) };
+            Ok(Loaded { view, source })
+        }
+    }
+}
+
+/// Checks a `--subdir` value: relative, no `..`, and present in the view.
+pub fn subdir_view(view: &RepoView, subdir: &str) -> Result<RepoView, SourceError> {
+    let trimmed = subdir.trim_matches('/');
+    if trimmed.is_empty() || trimmed == "." {
+        return Ok(view.clone());
+    }
+    let p = Path::new(trimmed);
+    if p.is_absolute() || trimmed.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
+        return Err(SourceError::InvalidSubdir(subdir.to_string()));
+    }
+    if !view.is_dir(trimmed) {
+        return Err(SourceError::SubdirNotFound(subdir.to_string()));
+    }
+    Ok(view.subview(trimmed))
+}
