@@ -55,10 +55,8 @@ pub fn scan(view: &RepoView, source: Source) -> Plan {
         plan.monorepo = true;
         plan.strategy = if view.is_file("Dockerfile") { Strategy::Dockerfile } else { Strategy::Buildpacks };
         plan.dockerfile = view.is_file("Dockerfile").then(|| view.repo_path("Dockerfile"));
-        let names: Vec<String> = dirs
-            .iter()
-            .map(|d| format!("{} [{}]", if d.dir.is_empty() { "." } else { &d.dir }, d.rule))
-            .collect();
+        let names: Vec<String> =
+            dirs.iter().map(|d| format!("{} [{}]", if d.dir.is_empty() { "." } else { &d.dir }, d.rule)).collect();
         if !declared {
             plan.open_questions.push(Question {
                 code: QuestionCode::Monorepo,
@@ -240,12 +238,14 @@ pub fn app_plan(view: &RepoView, services: &[Service], source: &Source) -> Plan 
     } else {
         plan.strategy = Strategy::Unsupported;
         match lang_name {
-            Some(l) if !analysis.warnings.iter().any(|w| w.code == WarningCode::UnsupportedLanguage) => plan.warnings.push(Warning {
-                code: WarningCode::UnsupportedLanguage,
-                message: format!("{l} has no Paketo buildpack: add a Dockerfile to build it"),
-                file: None,
-                line: None,
-            }),
+            Some(l) if !analysis.warnings.iter().any(|w| w.code == WarningCode::UnsupportedLanguage) => {
+                plan.warnings.push(Warning {
+                    code: WarningCode::UnsupportedLanguage,
+                    message: format!("{l} has no Paketo buildpack: add a Dockerfile to build it"),
+                    file: None,
+                    line: None,
+                })
+            }
             Some(_) => {}
             None if services.iter().any(|s| s.kind == ServiceKind::Static) => {}
             None => plan.open_questions.push(Question {
@@ -327,7 +327,9 @@ pub fn app_plan(view: &RepoView, services: &[Service], source: &Source) -> Plan 
     plan.status = if plan.strategy == Strategy::Unsupported && lang_name.is_some() {
         Status::Unsupported
     } else if !plan.open_questions.is_empty()
-        || plan.warnings.iter().any(|w| matches!(w.code, WarningCode::UnsafeCommand | WarningCode::LegacyLayout | WarningCode::HardcodedPort))
+        || plan.warnings.iter().any(|w| {
+            matches!(w.code, WarningCode::UnsafeCommand | WarningCode::LegacyLayout | WarningCode::HardcodedPort)
+        })
     {
         Status::NeedsReview
     } else {

@@ -107,7 +107,8 @@ fn runs_procfile(start: &str) -> bool {
 fn built_main(pkg: &Value) -> Option<String> {
     let main = pkg.get("main").and_then(Value::as_str)?.trim_start_matches("./");
     let built = ["dist/", "build/", "out/", "lib/"].iter().any(|d| main.starts_with(d));
-    (built && script(pkg, "build").is_some() && super::is_plain_name(main) && main.ends_with("js")).then(|| main.to_string())
+    (built && script(pkg, "build").is_some() && super::is_plain_name(main) && main.ends_with("js"))
+        .then(|| main.to_string())
 }
 
 /// Directories an entry file conventionally sits in, in order.
