@@ -96,7 +96,7 @@ pub(crate) fn print_out(text: &str) -> anyhow::Result<()> {
 
 fn scan_cmd(args: ScanArgs) -> Result<(), CliError> {
     if args.git_ref.is_some() && !source::git::looks_like_url(&args.source) {
-        return Err(anyhow::anyhow!("--ref applies to git URLs only; {} is a directory", args.source).into());
+        return Err(anyhow::anyhow!("--ref applies to git URLs only; {} is not a git URL", args.source).into());
     }
     let limits = Limits { max_files: args.max_files, max_file_bytes: args.max_file_bytes, max_depth: args.max_depth };
     let request = Request::parse(&args.source, args.git_ref.clone());
