@@ -66,16 +66,27 @@ fn load_case(label: &Label, opts: &Options) -> Result<(RepoView, Source), String
         return Ok((loaded.view, loaded.source));
     }
     let url = label.url.clone().ok_or_else(|| format!("no repos/{} directory and no url in its label", label.id))?;
-    let fetch = git::FetchOptions { cache_dir: Some(opts.cache_dir.clone()), ..Default::default() };
-    let (view, commit) =
-        git::fetch_and_list(&url, label.commit.as_deref(), Limits::default(), &fetch).map_err(|e| e.to_string())?;
-    let source = Source {
-        kind: crate::plan::SourceKind::Git,
-        location: url,
-        git_ref: label.commit.clone(),
-        commit: Some(commit),
-    };
+    let mirror = mirror(&url, &label.id, &opts.cache_dir)?;
+    let local = format!("file://{}", mirror.display());
+    let (view, commit) = git::fetch_and_list(&local, label.commit.as_deref(), Limits::default(), &Default::default())
+        .map_err(|e| e.to_string())?;
+    let source = Source { kind: crate::plan::SourceKind::Git, location: url, git_ref: label.commit.clone(), commit: Some(commit) };
     Ok((view, source))
+}
+
+/// A bare mirror of `url` under `cache_dir`, made on first use: later runs read it locally.
+fn mirror(url: &str, id: &str, cache_dir: &Path) -> Result<PathBuf, String> {
+    let safe: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let dir = cache_dir.join(format!("{safe}.git"));
+    if dir.join("HEAD").is_file() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(cache_dir).map_err(|e| format!("cache dir {}: {e}", cache_dir.display()))?;
+    let tmp = cache_dir.join(format!(".{safe}.partial"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    git2::build::RepoBuilder::new().bare(true).clone(url, &tmp).map_err(|e| format!("fetching {url}: {}", e.message()))?;
+    std::fs::rename(&tmp, &dir).map_err(|e| format!("cache dir {}: {e}", dir.display()))?;
+    Ok(dir)
 }
 
 fn evaluate_case(label: &Label, opts: &Options, scanner: &(dyn Fn(&RepoView, Source) -> Plan + Sync)) -> CaseResult {

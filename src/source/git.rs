@@ -19,8 +19,6 @@ use crate::view::{Backend, Entry, Limits, ListingNote, Location, ReadError, Repo
 pub struct FetchOptions {
     /// Fetch the full history even for a branch or tag.
     pub full: bool,
-    /// Keep fetched repositories here (one bare repository per URL) and reuse them.
-    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 /// A scheme (`https://`, `git://`, `file://`, ...) or an scp-like `user@host:path`.
