@@ -70,13 +70,19 @@ fn load_case(label: &Label, opts: &Options) -> Result<(RepoView, Source), String
     let local = format!("file://{}", mirror.display());
     let (view, commit) = git::fetch_and_list(&local, label.commit.as_deref(), Limits::default(), &Default::default())
         .map_err(|e| e.to_string())?;
-    let source = Source { kind: crate::plan::SourceKind::Git, location: url, git_ref: label.commit.clone(), commit: Some(commit) };
+    let source = Source {
+        kind: crate::plan::SourceKind::Git,
+        location: url,
+        git_ref: label.commit.clone(),
+        commit: Some(commit),
+    };
     Ok((view, source))
 }
 
 /// A bare mirror of `url` under `cache_dir`, made on first use: later runs read it locally.
 fn mirror(url: &str, id: &str, cache_dir: &Path) -> Result<PathBuf, String> {
-    let safe: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let safe: String =
+        id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     let dir = cache_dir.join(format!("{safe}.git"));
     if dir.join("HEAD").is_file() {
         return Ok(dir);
@@ -84,7 +90,10 @@ fn mirror(url: &str, id: &str, cache_dir: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(cache_dir).map_err(|e| format!("cache dir {}: {e}", cache_dir.display()))?;
     let tmp = cache_dir.join(format!(".{safe}.partial"));
     let _ = std::fs::remove_dir_all(&tmp);
-    git2::build::RepoBuilder::new().bare(true).clone(url, &tmp).map_err(|e| format!("fetching {url}: {}", e.message()))?;
+    git2::build::RepoBuilder::new()
+        .bare(true)
+        .clone(url, &tmp)
+        .map_err(|e| format!("fetching {url}: {}", e.message()))?;
     std::fs::rename(&tmp, &dir).map_err(|e| format!("cache dir {}: {e}", dir.display()))?;
     Ok(dir)
 }

@@ -61,7 +61,11 @@ fn corpus(dir: &Path) -> PathBuf {
 
 fn run_eval(args: &[&str]) -> (i32, String, String) {
     let out = bin().arg("eval").args(args).output().expect("runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn report(dir: &Path) -> Value {
@@ -131,14 +135,25 @@ fn gate_fails_on_a_regression_and_lists_the_flipped_case() {
     // Same corpus: no regression.
     let now = tmp.path().join("now");
     let (code, _, stderr) = run_eval(&[
-        "--corpus", c, "--out", now.to_str().expect("utf8"), "--baseline", baseline.to_str().expect("utf8"),
+        "--corpus",
+        c,
+        "--out",
+        now.to_str().expect("utf8"),
+        "--baseline",
+        baseline.to_str().expect("utf8"),
     ]);
     assert_eq!(code, 0, "{stderr}");
     // Break the go case: its binary name no longer matches the label.
     std::fs::write(corpus.join("repos/go/go.mod"), "module example.com/other\n").expect("write");
     let (code, _, stderr) = run_eval(&[
-        "--corpus", c, "--out", now.to_str().expect("utf8"), "--baseline", baseline.to_str().expect("utf8"),
-        "--max-regression", "5",
+        "--corpus",
+        c,
+        "--out",
+        now.to_str().expect("utf8"),
+        "--baseline",
+        baseline.to_str().expect("utf8"),
+        "--max-regression",
+        "5",
     ]);
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("process:") && stderr.contains("flipped: go process web"), "{stderr}");
@@ -149,8 +164,13 @@ fn hide_procfile_scores_only_declared_processes() {
     let tmp = tempfile::tempdir().expect("tmp");
     let corpus = corpus(tmp.path());
     let out = tmp.path().join("hidden");
-    let (code, _, stderr) =
-        run_eval(&["--corpus", corpus.to_str().expect("utf8"), "--out", out.to_str().expect("utf8"), "--hide-procfile"]);
+    let (code, _, stderr) = run_eval(&[
+        "--corpus",
+        corpus.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--hide-procfile",
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let r = report(&out);
     assert_eq!(r["hide_procfile"], true);
