@@ -212,19 +212,27 @@ impl RepoView {
         let dir = dir.trim_end_matches('/');
         let base = if dir.is_empty() { self.prefix.clone() } else { format!("{}{}/", self.prefix, dir) };
         let entries = self.entries();
-        let start = entries.partition_point(|e| e.path.as_str() < base.as_str());
+        let mut i = entries.partition_point(|e| e.path.as_str() < base.as_str());
         let mut out: Vec<(String, bool)> = Vec::new();
-        for e in &entries[start..] {
+        while let Some(e) = entries.get(i) {
             let Some(rest) = e.path.strip_prefix(&base) else { break };
-            let (name, is_dir) = match rest.find('/') {
-                Some(i) => (&rest[..i], true),
-                None => (rest, false),
-            };
-            if out.last().is_some_and(|(n, d)| n == name && *d == is_dir) {
-                continue;
+            match rest.find('/') {
+                Some(slash) => {
+                    let name = &rest[..slash];
+                    out.push((name.to_string(), true));
+                    // Jump past the subtree: every path in it sorts before `<base><name>0`
+                    // ('0' follows '/').
+                    let end = format!("{base}{name}0");
+                    i += entries[i..].partition_point(|e| e.path.as_str() < end.as_str());
+                }
+                None => {
+                    out.push((rest.to_string(), false));
+                    i += 1;
+                }
             }
-            out.push((name.to_string(), is_dir));
         }
+        out.sort();
+        out.dedup();
         out
     }
 

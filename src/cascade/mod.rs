@@ -185,41 +185,42 @@ pub fn manifest_warning(view: &RepoView, file: &str, err: &ReadError) -> Warning
     Warning { code, message: format!("{file} not read: {err}"), file: Some(view.repo_path(file)), line: None }
 }
 
-/// Reads and parses a JSON manifest. Absent: Ok(None). Unreadable or malformed: a warning.
-pub fn read_json(view: &RepoView, file: &str) -> Result<Option<serde_json::Value>, Warning> {
+/// Text of a manifest. Absent, or a link out of the repository (the listing already reported
+/// it): Ok(None). Unreadable: a warning.
+pub fn read_manifest(view: &RepoView, file: &str) -> Result<Option<String>, Warning> {
     if !view.is_file(file) {
         return Ok(None);
     }
-    let text = match view.read_text(file) {
-        Ok(t) => t,
-        // The listing already reported the link; read it as absent.
-        Err(ReadError::SymlinkEscape { .. }) => return Ok(None),
-        Err(e) => return Err(manifest_warning(view, file, &e)),
-    };
-    serde_json::from_str(&text).map(Some).map_err(|e| Warning {
+    match view.read_text(file) {
+        Ok(t) => Ok(Some(t)),
+        Err(ReadError::SymlinkEscape { .. }) => Ok(None),
+        Err(e) => Err(manifest_warning(view, file, &e)),
+    }
+}
+
+fn malformed(view: &RepoView, file: &str, what: &str, detail: String, line: Option<u32>) -> Warning {
+    Warning {
         code: WarningCode::ManifestMalformed,
-        message: format!("{file} is not valid JSON: {e}"),
+        message: format!("{file} is not valid {what}: {detail}"),
         file: Some(view.repo_path(file)),
-        line: u32::try_from(e.line()).ok(),
-    })
+        line,
+    }
+}
+
+/// Reads and parses a JSON manifest. Absent: Ok(None). Unreadable or malformed: a warning.
+pub fn read_json(view: &RepoView, file: &str) -> Result<Option<serde_json::Value>, Warning> {
+    let Some(text) = read_manifest(view, file)? else { return Ok(None) };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| malformed(view, file, "JSON", e.to_string(), u32::try_from(e.line()).ok()))
 }
 
 /// Reads and parses a TOML manifest, like [`read_json`].
 pub fn read_toml(view: &RepoView, file: &str) -> Result<Option<toml::Value>, Warning> {
-    if !view.is_file(file) {
-        return Ok(None);
-    }
-    let text = match view.read_text(file) {
-        Ok(t) => t,
-        Err(ReadError::SymlinkEscape { .. }) => return Ok(None),
-        Err(e) => return Err(manifest_warning(view, file, &e)),
-    };
-    text.parse::<toml::Table>().map(|t| Some(toml::Value::Table(t))).map_err(|e| Warning {
-        code: WarningCode::ManifestMalformed,
-        message: format!("{file} is not valid TOML: {}", e.message()),
-        file: Some(view.repo_path(file)),
-        line: None,
-    })
+    let Some(text) = read_manifest(view, file)? else { return Ok(None) };
+    text.parse::<toml::Table>()
+        .map(|t| Some(toml::Value::Table(t)))
+        .map_err(|e| malformed(view, file, "TOML", e.message().to_string(), None))
 }
 
 /// First line of a small version file (`.python-version`, `.nvmrc`, ...), trimmed.

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::{read_toml, source_files, version_file, Analysis, Candidate, Detection, Ecosystem, Strength};
 use crate::plan::{Evidence, LanguageName, Question, QuestionCode, Warning, WarningCode};
