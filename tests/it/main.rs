@@ -4,4 +4,6 @@ mod cli;
 mod corpus;
 mod fixtures;
 mod git;
+mod procfile_pr;
 mod props;
+mod render;
