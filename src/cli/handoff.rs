@@ -31,6 +31,9 @@ pub struct ProcfileArgs {
     /// Print a unified diff against the repository instead of the annotated Procfile.
     #[arg(long)]
     pub patch: bool,
+    /// Print the pull request body (Markdown) instead of the annotated Procfile; nothing is sent.
+    #[arg(long, conflicts_with = "patch")]
+    pub pr_body: bool,
     /// Processes below this confidence are not proposed.
     #[arg(long, default_value_t = MIN_CONFIDENCE)]
     pub min_confidence: f32,
@@ -171,7 +174,17 @@ pub fn procfile(args: ProcfileArgs) -> Result<(), CliError> {
     let current = |path: &str| root.read(path).ok().and_then(|b| String::from_utf8(b.to_vec()).ok());
     let proposal = procfile_pr::propose(&scanned.plan, &current, args.min_confidence);
 
-    if args.patch {
+    if args.pr_body {
+        // Evidence links when the source is a GitHub URL and the commit is known.
+        let links = render::github_owner_repo(&scanned.plan.source.location)
+            .zip(scanned.plan.source.commit.clone())
+            .map(|((owner, name), commit)| Links { repo_url: format!("https://github.com/{owner}/{name}"), commit });
+        if proposal.is_empty() {
+            eprintln!("repo-scanner: nothing to propose: {}", proposal.unchanged.join("; "));
+        } else {
+            print_out(procfile_pr::pr_body(&proposal, &scanned.plan, links.as_ref()).trim_end())?;
+        }
+    } else if args.patch {
         if proposal.is_empty() {
             eprintln!("repo-scanner: nothing to propose: {}", proposal.unchanged.join("; "));
         } else {

@@ -391,10 +391,11 @@ pub fn commit_message(proposal: &Proposal, plan: &Plan) -> String {
 pub fn pr_body(proposal: &Proposal, plan: &Plan, links: Option<&Links>) -> String {
     let file = |p: &str| links.map(|l| l.file(p)).unwrap_or_else(|| format!("`{p}`"));
     let mut s = String::new();
-    let commit = plan.source.commit.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("the scanned tree");
+    let commit = plan.source.commit.as_deref().map(|c| &c[..c.len().min(12)]);
+    let at = commit.map(|c| format!(" at `{c}`")).unwrap_or_default();
     let _ = writeln!(
         s,
-        "repo-scanner read this repository at `{commit}` to decide how it is built and run. \
+        "repo-scanner read this repository{at} to decide how it is built and run. \
          The platform runs one service per Procfile line, all from the same image; the web process \
          receives the traffic on the port the platform puts in `$PORT`.\n"
     );
@@ -434,11 +435,14 @@ pub fn pr_body(proposal: &Proposal, plan: &Plan, links: Option<&Links>) -> Strin
         }
         s.push('\n');
     }
-    let _ = writeln!(
-        s,
-        "This branch holds a single commit on top of `{commit}` and is rewritten when the scan is run again; \
-         nothing else in the repository changes.\n\n{BODY_MARKER}"
-    );
+    if let Some(c) = commit {
+        let _ = writeln!(
+            s,
+            "This branch holds a single commit on top of `{c}` and is rewritten when the scan is run again; \
+             nothing else in the repository changes.\n"
+        );
+    }
+    let _ = writeln!(s, "{BODY_MARKER}");
     s
 }
 
