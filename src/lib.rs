@@ -14,7 +14,9 @@
 //! - [`scan`]: runs the cascade per app and assembles the [`plan::Plan`].
 //! - [`plan`]: the contract with the build pipeline, and its JSON Schema.
 //! - [`eval`]: scoring plans against labelled repositories.
-//! - [`output`]: the human explanation of a plan.
+//! - [`output`]: the human explanation of a plan, renderings for the pipeline (pack, docker,
+//!   GitHub Actions, Kamal), and the suggested Procfile as a patch, a pushed branch and a pull
+//!   request.
 
 pub mod cascade;
 pub mod command;

@@ -1,6 +1,7 @@
 //! The command line: clap types, dispatch, and the only place (with `main`) that prints.
 
 mod eval;
+mod handoff;
 
 use std::io::Write;
 
@@ -29,6 +30,10 @@ pub enum Command {
     Schema,
     /// Score the scanner on a labelled corpus (labels.json + repos/<id>/).
     Eval(eval::EvalArgs),
+    /// The suggested Procfile: explained, as a patch, pushed as a branch, opened as a pull request.
+    Procfile(handoff::ProcfileArgs),
+    /// Build and deploy configuration for the pipeline: pack, docker, GitHub Actions, Kamal.
+    Render(handoff::RenderArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,6 +83,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Scan(args) => scan_cmd(args),
         Command::Eval(args) => eval::run(args),
+        Command::Procfile(args) => handoff::procfile(args),
+        Command::Render(args) => handoff::render_cmd(args),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&plan::json_schema()).context("serializing the schema")?;
             print_out(&text)?;

@@ -6,7 +6,7 @@
 //! case fetches the branches and tags and looks the commit up locally.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use git2::{Direction, FetchOptions as GitFetchOptions, ObjectType, Oid, Repository};
 use tracing::{debug, info_span};
@@ -65,6 +65,43 @@ pub fn fetch_and_list(
     limits: Limits,
     options: &FetchOptions,
 ) -> Result<(RepoView, String), SourceError> {
+    let fetched = fetch(url, git_ref, options)?;
+    let view = fetched.list(limits)?;
+    Ok((view, fetched.commit.to_string()))
+}
+
+/// A fetched commit in a temporary bare repository, removed when the last of this and the
+/// views listed from it is dropped.
+pub struct Fetched {
+    repo: Repository,
+    commit: Oid,
+    dir: Arc<tempfile::TempDir>,
+}
+
+impl Fetched {
+    /// The temporary repository: the scanned commit and its objects are in it.
+    pub fn repo(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// The commit the ref resolved to.
+    pub fn commit(&self) -> Oid {
+        self.commit
+    }
+
+    /// Lists the commit's tree into a view. The view holds its own handle on the repository.
+    pub fn list(&self, limits: Limits) -> Result<RepoView, SourceError> {
+        let commit = self.repo.find_commit(self.commit).map_err(git_err)?;
+        let tree = commit.tree().map_err(git_err)?;
+        let (entries, notes) = list_tree(&self.repo, &tree, limits);
+        let handle = Repository::open_bare(self.dir.path()).map_err(git_err)?;
+        let backend = GitBackend { repo: Mutex::new(handle), _dir: Arc::clone(&self.dir) };
+        Ok(RepoView::new(entries, Box::new(backend), limits, notes))
+    }
+}
+
+/// Fetches `url` at `git_ref` (default: the remote's HEAD) into a temporary bare repository.
+pub fn fetch(url: &str, git_ref: Option<&str>, options: &FetchOptions) -> Result<Fetched, SourceError> {
     let span = info_span!("git.fetch", url, git_ref);
     let _enter = span.enter();
     let tmp = tempfile::Builder::new()
@@ -108,14 +145,9 @@ pub fn fetch_and_list(
     let commit = repo
         .find_object(commit_id, None)
         .and_then(|o| o.peel_to_commit())
-        .map_err(|_| SourceError::RefNotFound(git_ref.unwrap_or("HEAD").to_string()))?;
-    let tree = commit.tree().map_err(git_err)?;
-    let (entries, notes) = list_tree(&repo, &tree, limits);
-    let commit_hex = commit.id().to_string();
-    drop(tree);
-    drop(commit);
-    let backend = GitBackend { repo: Mutex::new(repo), _dir: tmp };
-    Ok((RepoView::new(entries, Box::new(backend), limits, notes), commit_hex))
+        .map_err(|_| SourceError::RefNotFound(git_ref.unwrap_or("HEAD").to_string()))?
+        .id();
+    Ok(Fetched { repo, commit, dir: Arc::new(tmp) })
 }
 
 /// Picks the advertised ref a user's `--ref` names: exact ref, branch, tag (peeled), HEAD;
@@ -251,8 +283,9 @@ pub fn normalize_link(link_path: &str, target: &str) -> Option<String> {
 
 struct GitBackend {
     repo: Mutex<Repository>,
-    /// Dropped with the view: the temporary repository goes with it.
-    _dir: tempfile::TempDir,
+    /// Dropped with the view (and the [`Fetched`] it came from): the temporary repository goes
+    /// with the last of them.
+    _dir: Arc<tempfile::TempDir>,
 }
 
 impl Backend for GitBackend {

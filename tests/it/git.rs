@@ -24,13 +24,13 @@ const PACKAGE_JSON: &str =
 // ---- a repository built with the git CLI -----------------------------------------------------
 
 /// A non-bare repository at `<base>/<name>`, isolated from the user's and system's git config.
-struct GitRepo {
+pub(crate) struct GitRepo {
     base: TempDir,
     name: String,
 }
 
 impl GitRepo {
-    fn new(name: &str) -> GitRepo {
+    pub(crate) fn new(name: &str) -> GitRepo {
         let base = tempfile::tempdir().expect("tempdir for the repository");
         let repo = GitRepo { base, name: name.to_string() };
         std::fs::create_dir(repo.path()).expect("create the repository directory");
@@ -38,20 +38,20 @@ impl GitRepo {
         repo
     }
 
-    fn base(&self) -> &Path {
+    pub(crate) fn base(&self) -> &Path {
         self.base.path()
     }
 
-    fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.base.path().join(&self.name)
     }
 
     /// Runs git in the repository and returns its trimmed stdout; panics on failure.
-    fn git(&self, args: &[&str]) -> String {
+    pub(crate) fn git(&self, args: &[&str]) -> String {
         self.git_os(&args.iter().map(OsStr::new).collect::<Vec<_>>())
     }
 
-    fn git_os(&self, args: &[&OsStr]) -> String {
+    pub(crate) fn git_os(&self, args: &[&OsStr]) -> String {
         let out = Command::new("git")
             .args(["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
             .args(["-c", "tag.gpgsign=false", "-c", "core.symlinks=true"])
@@ -67,7 +67,7 @@ impl GitRepo {
         String::from_utf8(out.stdout).expect("git output is UTF-8").trim().to_string()
     }
 
-    fn write(&self, rel: &str, content: &str) {
+    pub(crate) fn write(&self, rel: &str, content: &str) {
         let path = self.path().join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("create parent directories");
@@ -76,17 +76,17 @@ impl GitRepo {
     }
 
     /// Stages everything and commits; returns the new commit's full id.
-    fn commit(&self, message: &str) -> String {
+    pub(crate) fn commit(&self, message: &str) -> String {
         self.git(&["add", "--all"]);
         self.git(&["commit", "--quiet", "-m", message]);
         self.rev_parse("HEAD")
     }
 
-    fn rev_parse(&self, rev: &str) -> String {
+    pub(crate) fn rev_parse(&self, rev: &str) -> String {
         self.git(&["rev-parse", "--verify", rev])
     }
 
-    fn file_url(&self) -> String {
+    pub(crate) fn file_url(&self) -> String {
         format!("file://{}", self.path().display())
     }
 }
@@ -122,7 +122,7 @@ fn standard_repo() -> Standard {
 // ---- git daemon on loopback ----------------------------------------------------------------
 
 /// `git daemon` serving every repository under a base directory; killed on drop.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     port: u16,
 }
@@ -130,11 +130,16 @@ struct Daemon {
 impl Daemon {
     /// Starts a daemon on a free loopback port. A port taken between choosing and binding it
     /// (another test's daemon) makes the daemon exit; that is retried with another port.
-    fn start(base: &Path) -> Daemon {
+    pub(crate) fn start(base: &Path) -> Daemon {
+        Daemon::start_with(base, &[])
+    }
+
+    /// [`Daemon::start`] with extra daemon arguments (`--enable=receive-pack` to accept pushes).
+    pub(crate) fn start_with(base: &Path, extra: &[&str]) -> Daemon {
         let mut last_error = String::new();
         for _ in 0..5 {
             let port = free_port();
-            match Daemon::try_start(base, port) {
+            match Daemon::try_start(base, port, extra) {
                 Ok(d) => return d,
                 Err(e) => last_error = e,
             }
@@ -142,7 +147,7 @@ impl Daemon {
         panic!("git daemon did not start: {last_error}");
     }
 
-    fn try_start(base: &Path, port: u16) -> Result<Daemon, String> {
+    fn try_start(base: &Path, port: u16, extra: &[&str]) -> Result<Daemon, String> {
         // `git daemon` would run `git-daemon` as a child of its own, which killing `git` leaves
         // running: start the daemon binary itself so that Drop stops the process that listens.
         let mut child = Command::new(git_exec_path().join("git-daemon"))
@@ -150,6 +155,7 @@ impl Daemon {
             .arg("--reuseaddr")
             .arg(format!("--base-path={}", base.display()))
             .arg("--export-all")
+            .args(extra)
             .arg("--listen=127.0.0.1")
             .arg(format!("--port={port}"))
             .arg(base)
@@ -194,7 +200,7 @@ impl Daemon {
         Ok(daemon)
     }
 
-    fn url(&self, repo: &str) -> String {
+    pub(crate) fn url(&self, repo: &str) -> String {
         format!("git://127.0.0.1:{}/{repo}", self.port)
     }
 }
@@ -214,7 +220,7 @@ fn git_exec_path() -> PathBuf {
 }
 
 /// A loopback port nothing listens on right now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local address").port()
 }

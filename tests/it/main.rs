@@ -5,4 +5,6 @@ mod corpus;
 mod eval;
 mod fixtures;
 mod git;
+mod procfile_pr;
 mod props;
+mod render;
