@@ -15,12 +15,19 @@
 //! - [`plan`]: the contract with the build pipeline, and its JSON Schema.
 //! - [`eval`]: scoring plans against labelled repositories.
 //! - [`output`]: the human explanation of a plan.
+//! - [`llm`]: chat backends (OpenAI-compatible, Anthropic) behind one trait, and retries.
+//! - [`resolver`]: the model for the questions the rules left open; context, agent, cache.
+//! - [`config`]: layered configuration of the resolver; [`env`]: every variable read.
 
 pub mod cascade;
 pub mod command;
+pub mod config;
+pub mod env;
 pub mod eval;
+pub mod llm;
 pub mod output;
 pub mod plan;
+pub mod resolver;
 pub mod scan;
 pub mod source;
 pub mod validate;

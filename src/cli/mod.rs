@@ -1,6 +1,7 @@
 //! The command line: clap types, dispatch, and the only place (with `main`) that prints.
 
 mod eval;
+mod llm;
 
 use std::io::Write;
 
@@ -61,6 +62,8 @@ pub struct ScanArgs {
     /// Directory depth listed below the root.
     #[arg(long, default_value_t = Limits::default().max_depth)]
     pub max_depth: usize,
+    #[command(flatten)]
+    pub llm: llm::LlmArgs,
 }
 
 /// Failures mapped to exit codes in `main`.
@@ -105,7 +108,12 @@ fn scan_cmd(args: ScanArgs) -> Result<(), CliError> {
         Some(d) => source::subdir_view(&loaded.view, d)?,
         None => loaded.view.clone(),
     };
-    let plan = scan(&view, loaded.source);
+    let mut plan = scan(&view, loaded.source);
+    if repo_scanner::resolver::needs_llm(&plan) {
+        if let Some((resolver, rt)) = args.llm.resolver(args.no_llm)? {
+            plan = rt.block_on(resolver.resolve(plan, &view));
+        }
+    }
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&plan).context("serializing the plan")?,
         Format::Text => output::explain(&plan),

@@ -4,4 +4,6 @@ mod cli;
 mod corpus;
 mod fixtures;
 mod git;
+mod llm;
+mod llm_live;
 mod props;
