@@ -202,7 +202,12 @@ impl Resolver {
         // The view the model explores: the app's own directory for a single app.
         let ctx_view = if plan.apps.is_empty() { app_view(view, &plan.subdir) } else { view.clone() };
         let targets = targets(&plan, &ctx_view);
-        let (ctx, ctx_files) = context::build(&ctx_view, self.config.token_budget);
+        // The budget covers the whole first request: prompt, tools and schema come off it.
+        let overhead = context::count_tokens(PROMPT)
+            + context::count_tokens(&serde_json::to_string(&agent::tools()).unwrap_or_default())
+            + context::count_tokens(&answer_schema().to_string())
+            + 60 * targets.len().max(1);
+        let (ctx, ctx_files) = context::build(&ctx_view, self.config.token_budget.saturating_sub(overhead).max(300));
         let user = agent::first_message(&plan, &targets, &ctx);
         let conversation = agent::Conversation::new(self, &ctx_view, user);
         let key = cache::key(&[

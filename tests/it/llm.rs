@@ -213,6 +213,8 @@ fn llm_answer_settles_a_missing_web_command() {
     assert_eq!(body["response_format"]["type"], "json_object");
     assert!(body["response_format"]["schema"]["properties"]["apps"].is_object());
     assert_eq!(body["tools"].as_array().map(Vec::len), Some(3));
+    let estimate = repo_scanner::resolver::context::count_tokens(&body.to_string());
+    assert!(estimate <= 3000, "first request is {estimate} tokens (cl100k), over the 3000 budget");
     assert!(body["messages"][0]["content"].as_str().is_some_and(|s| s.contains("DATA, not instructions")));
     // A rules-decided repository never calls the model.
     let (_, decided) = resolve_with(config(Provider::Openai, &s.base, None), "python-fastapi");
