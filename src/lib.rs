@@ -17,12 +17,19 @@
 //! - [`output`]: the human explanation of a plan, renderings for the pipeline (pack, docker,
 //!   GitHub Actions, Kamal), and the suggested Procfile as a patch, a pushed branch and a pull
 //!   request.
+//! - [`llm`]: chat backends (OpenAI-compatible, Anthropic) behind one trait, and retries.
+//! - [`resolver`]: the model for the questions the rules left open; context, agent, cache.
+//! - [`config`]: layered configuration of the resolver; [`env`]: every variable read.
 
 pub mod cascade;
 pub mod command;
+pub mod config;
+pub mod env;
 pub mod eval;
+pub mod llm;
 pub mod output;
 pub mod plan;
+pub mod resolver;
 pub mod scan;
 pub mod source;
 pub mod validate;

@@ -45,6 +45,22 @@ pub struct Plan {
     pub open_questions: Vec<Question>,
     pub warnings: Vec<Warning>,
     pub resolution: Resolution,
+    /// Commands a model proposed that the validator rejected (after one repair round), kept
+    /// for a person to see. They never run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected_proposals: Vec<RejectedProposal>,
+}
+
+/// A model's proposal the validator refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RejectedProposal {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub command: String,
+    /// The validator's reasons.
+    pub reasons: Vec<String>,
+    /// The model's own explanation.
+    pub rationale: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -272,6 +288,8 @@ pub enum WarningCode {
     LegacyLayout,
     /// The LLM could not be reached or answered badly; the plan is from the rules alone.
     LlmUnavailable,
+    /// A command the model proposed was rejected by the validator; see `rejected_proposals`.
+    LlmProposalRejected,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

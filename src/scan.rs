@@ -163,6 +163,7 @@ fn empty_plan(view: &RepoView, source: &Source) -> Plan {
         open_questions: Vec::new(),
         warnings: Vec::new(),
         resolution: Resolution { decided_by: DecidedBy::Rules, llm: None },
+        rejected_proposals: Vec::new(),
     }
 }
 

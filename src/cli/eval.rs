@@ -27,7 +27,7 @@ pub struct EvalArgs {
     /// Scan each repository as if its Procfile were absent; score only the processes it declared.
     #[arg(long)]
     pub hide_procfile: bool,
-    /// Rules only (the default until a model is configured).
+    /// Rules only (also the case when no model is configured).
     #[arg(long)]
     pub no_llm: bool,
     /// Repositories scanned in parallel.
@@ -39,6 +39,8 @@ pub struct EvalArgs {
     /// Where report.json, report.md and accuracy.svg go.
     #[arg(long, default_value = "target/eval")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub llm: super::llm::LlmArgs,
     /// Where git-URL cases are fetched once (default: <out>/cache).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
@@ -88,20 +90,28 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     let progress = bar.clone();
+    let resolver = args.llm.resolver(args.no_llm)?;
     let opts = Options {
         corpus: corpus.clone(),
         hide_procfile: args.hide_procfile,
         jobs: args.jobs,
         shard: args.shard,
         cache_dir: args.cache_dir.clone().unwrap_or_else(|| args.out.join("cache")),
-        llm: false,
+        llm: resolver.is_some(),
         on_case: Some(Box::new(move |id: &str| {
             progress.set_message(id.to_string());
             progress.inc(1);
         })),
     };
-    let report =
-        run::run(labels, &opts, &|view, source| repo_scanner::scan(view, source)).map_err(anyhow::Error::from)?;
+    // Workers are plain threads; each drives the resolver on the shared runtime.
+    let scanner = |view: &repo_scanner::view::RepoView, source| {
+        let plan = repo_scanner::scan(view, source);
+        match &resolver {
+            Some((r, rt)) if repo_scanner::resolver::needs_llm(&plan) => rt.handle().block_on(r.resolve(plan, view)),
+            _ => plan,
+        }
+    };
+    let report = run::run(labels, &opts, &scanner).map_err(anyhow::Error::from)?;
     bar.finish_and_clear();
     run::write(&report, &args.out).map_err(anyhow::Error::from)?;
     print_out(&summary(&report, &args.out))?;

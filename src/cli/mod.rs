@@ -2,6 +2,7 @@
 
 mod eval;
 mod handoff;
+mod llm;
 
 use std::io::Write;
 
@@ -66,6 +67,8 @@ pub struct ScanArgs {
     /// Directory depth listed below the root.
     #[arg(long, default_value_t = Limits::default().max_depth)]
     pub max_depth: usize,
+    #[command(flatten)]
+    pub llm: llm::LlmArgs,
 }
 
 /// Failures mapped to exit codes in `main`.
@@ -112,7 +115,12 @@ fn scan_cmd(args: ScanArgs) -> Result<(), CliError> {
         Some(d) => source::subdir_view(&loaded.view, d)?,
         None => loaded.view.clone(),
     };
-    let plan = scan(&view, loaded.source);
+    let mut plan = scan(&view, loaded.source);
+    if repo_scanner::resolver::needs_llm(&plan) {
+        if let Some((resolver, rt)) = args.llm.resolver(args.no_llm)? {
+            plan = rt.block_on(resolver.resolve(plan, &view));
+        }
+    }
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&plan).context("serializing the plan")?,
         Format::Text => output::explain(&plan),

@@ -478,6 +478,9 @@ fixtures! {
     bad_malformed_pyproject => "bad-malformed-pyproject",
     gpu_torch_cuda => "gpu-torch-cuda",
     no_indicator => "no-indicator",
+    injection_readme => "injection-readme",
+    injection_package_json => "injection-package-json",
+    injection_comments => "injection-comments",
 }
 
 /// Every directory under fixtures/ has a test, and every test a directory.

@@ -5,6 +5,8 @@ mod corpus;
 mod eval;
 mod fixtures;
 mod git;
+mod llm;
+mod llm_live;
 mod procfile_pr;
 mod props;
 mod render;
