@@ -14,23 +14,23 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-const FLASK_REQUIREMENTS: &str = "flask==3.0.0\ngunicorn==22.0.0\n";
-const FLASK_APP: &str =
+pub(crate) const FLASK_REQUIREMENTS: &str = "flask==3.0.0\ngunicorn==22.0.0\n";
+pub(crate) const FLASK_APP: &str =
     "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.route(\"/\")\ndef index():\n    return \"hi\"\n";
-const PROCFILE: &str = "web: gunicorn app:app\n";
-const PACKAGE_JSON: &str =
+pub(crate) const PROCFILE: &str = "web: gunicorn app:app\n";
+pub(crate) const PACKAGE_JSON: &str =
     "{\"name\": \"assets\", \"scripts\": {\"start\": \"node server.js\"}, \"dependencies\": {\"express\": \"^4.19.0\"}}\n";
 
 // ---- a repository built with the git CLI -----------------------------------------------------
 
 /// A non-bare repository at `<base>/<name>`, isolated from the user's and system's git config.
-struct GitRepo {
+pub(crate) struct GitRepo {
     base: TempDir,
     name: String,
 }
 
 impl GitRepo {
-    fn new(name: &str) -> GitRepo {
+    pub(crate) fn new(name: &str) -> GitRepo {
         let base = tempfile::tempdir().expect("tempdir for the repository");
         let repo = GitRepo { base, name: name.to_string() };
         std::fs::create_dir(repo.path()).expect("create the repository directory");
@@ -38,16 +38,16 @@ impl GitRepo {
         repo
     }
 
-    fn base(&self) -> &Path {
+    pub(crate) fn base(&self) -> &Path {
         self.base.path()
     }
 
-    fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.base.path().join(&self.name)
     }
 
     /// Runs git in the repository and returns its trimmed stdout; panics on failure.
-    fn git(&self, args: &[&str]) -> String {
+    pub(crate) fn git(&self, args: &[&str]) -> String {
         self.git_os(&args.iter().map(OsStr::new).collect::<Vec<_>>())
     }
 
@@ -67,7 +67,7 @@ impl GitRepo {
         String::from_utf8(out.stdout).expect("git output is UTF-8").trim().to_string()
     }
 
-    fn write(&self, rel: &str, content: &str) {
+    pub(crate) fn write(&self, rel: &str, content: &str) {
         let path = self.path().join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("create parent directories");
@@ -76,13 +76,13 @@ impl GitRepo {
     }
 
     /// Stages everything and commits; returns the new commit's full id.
-    fn commit(&self, message: &str) -> String {
+    pub(crate) fn commit(&self, message: &str) -> String {
         self.git(&["add", "--all"]);
         self.git(&["commit", "--quiet", "-m", message]);
         self.rev_parse("HEAD")
     }
 
-    fn rev_parse(&self, rev: &str) -> String {
+    pub(crate) fn rev_parse(&self, rev: &str) -> String {
         self.git(&["rev-parse", "--verify", rev])
     }
 
@@ -92,19 +92,19 @@ impl GitRepo {
 }
 
 /// The commits of [`standard_repo`].
-struct Standard {
-    repo: GitRepo,
+pub(crate) struct Standard {
+    pub(crate) repo: GitRepo,
     /// Flask app, requirements.txt, no Procfile; tagged `v1` (annotated).
-    c1: String,
+    pub(crate) c1: String,
     /// `main`: c1 plus a Procfile.
-    c2: String,
+    pub(crate) c2: String,
     /// `feature`: c2 plus a package.json.
-    feature: String,
+    pub(crate) feature: String,
 }
 
 /// commit 1: a Flask app (no Procfile), tagged `v1` (annotated); commit 2 on `main` adds a
 /// Procfile; branch `feature` adds a package.json on top. HEAD is `main`.
-fn standard_repo() -> Standard {
+pub(crate) fn standard_repo() -> Standard {
     let repo = GitRepo::new("repo");
     repo.write("requirements.txt", FLASK_REQUIREMENTS);
     repo.write("app.py", FLASK_APP);
@@ -122,15 +122,15 @@ fn standard_repo() -> Standard {
 // ---- git daemon on loopback ----------------------------------------------------------------
 
 /// `git daemon` serving every repository under a base directory; killed on drop.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Daemon {
     /// Starts a daemon on a free loopback port. A port taken between choosing and binding it
     /// (another test's daemon) makes the daemon exit; that is retried with another port.
-    fn start(base: &Path) -> Daemon {
+    pub(crate) fn start(base: &Path) -> Daemon {
         let mut last_error = String::new();
         for _ in 0..5 {
             let port = free_port();
@@ -194,7 +194,7 @@ impl Daemon {
         Ok(daemon)
     }
 
-    fn url(&self, repo: &str) -> String {
+    pub(crate) fn url(&self, repo: &str) -> String {
         format!("git://127.0.0.1:{}/{repo}", self.port)
     }
 }
@@ -214,7 +214,7 @@ fn git_exec_path() -> PathBuf {
 }
 
 /// A loopback port nothing listens on right now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local address").port()
 }

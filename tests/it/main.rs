@@ -5,3 +5,4 @@ mod corpus;
 mod fixtures;
 mod git;
 mod props;
+mod serve;
