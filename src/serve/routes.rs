@@ -148,15 +148,19 @@ async fn create_scan(
         let body = read_body(&state, &headers, body, state.config.limits.max_json_bytes as u64).await?;
         let req: ScanRequest = serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest("invalid_json", format!("invalid scan request: {e}")))?;
-        let policy = state.policy.clone();
-        let url = req.source.clone();
-        let target = tokio::task::spawn_blocking(move || policy.check_url(&url))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .inspect_err(|e| {
-                state.metrics.rejected("ssrf");
-                warn!(url = %req.source, code = e.code(), "source refused");
-            })?;
+        let target = match state.policy.check_url_without_dns(&req.source) {
+            Some(checked) => checked,
+            None => {
+                let (policy, url) = (state.policy.clone(), req.source.clone());
+                tokio::task::spawn_blocking(move || policy.check_url(&url))
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?
+            }
+        };
+        let target = target.inspect_err(|e| {
+            state.metrics.rejected("ssrf");
+            warn!(url = %req.source, code = e.code(), "source refused");
+        })?;
         // A full commit id is immutable: a cached plan answers without any network call.
         if let Some(sha) = req.git_ref.as_deref().filter(|r| git::is_full_sha(r)) {
             let key = scan_key(&target.url, &sha.to_ascii_lowercase(), req.subdir.as_deref(), req.llm);

@@ -50,6 +50,9 @@ pub enum SsrfError {
     AddressNotAllowed { host: String, addr: IpAddr, class: &'static str },
     #[error("host {0} does not resolve")]
     Unresolvable(String),
+    /// Internal to [`Policy::check_url_without_dns`]: the host is a name.
+    #[error("the host needs a DNS look-up")]
+    NeedsDns,
 }
 
 impl SsrfError {
@@ -59,7 +62,7 @@ impl SsrfError {
             SsrfError::SchemeNotAllowed(_) => "scheme_not_allowed",
             SsrfError::LocalPath => "local_path_not_allowed",
             SsrfError::AddressNotAllowed { .. } => "address_not_allowed",
-            SsrfError::Unresolvable(_) => "host_unresolvable",
+            SsrfError::Unresolvable(_) | SsrfError::NeedsDns => "host_unresolvable",
         }
     }
 }
@@ -178,6 +181,21 @@ impl Policy {
     /// Parses and checks `raw`, resolving its host (a blocking DNS look-up). No connection is
     /// made to the host.
     pub fn check_url(&self, raw: &str) -> Result<Target, SsrfError> {
+        self.check(raw, true).unwrap_or_else(|| Err(SsrfError::Unresolvable(raw.to_string())))
+    }
+
+    /// [`Policy::check_url`] when it needs no DNS look-up (an IP literal or numeric host, or a
+    /// URL refused before resolving); None when the host is a name to resolve. Lets an async
+    /// caller skip the blocking pool on the hot path.
+    pub fn check_url_without_dns(&self, raw: &str) -> Option<Result<Target, SsrfError>> {
+        self.check(raw, false)
+    }
+
+    fn check(&self, raw: &str, resolve: bool) -> Option<Result<Target, SsrfError>> {
+        Some(self.check_inner(raw, resolve)).filter(|r| resolve || r.as_ref().err() != Some(&SsrfError::NeedsDns))
+    }
+
+    fn check_inner(&self, raw: &str, resolve: bool) -> Result<Target, SsrfError> {
         let raw = raw.trim();
         let parsed = match url::Url::parse(raw) {
             Ok(u) => u,
@@ -213,6 +231,7 @@ impl Policy {
         }
         let addrs: Vec<IpAddr> = match literal {
             Some(ip) => vec![ip],
+            None if !resolve => return Err(SsrfError::NeedsDns),
             None => {
                 let mut v: Vec<IpAddr> = (host.as_str(), port)
                     .to_socket_addrs()
