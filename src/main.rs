@@ -11,9 +11,13 @@ use tracing_subscriber::EnvFilter;
 fn main() {
     let cli = cli::Cli::parse();
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&cli.log))
+        .or_else(|_| EnvFilter::try_new(cli.log_filter()))
         .unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        cli::LogFormat::Json => fmt.json().with_current_span(true).with_span_list(false).init(),
+        cli::LogFormat::Text => fmt.init(),
+    }
     if let Err(e) = cli::run(cli) {
         eprintln!("repo-scanner: {e:#}");
         std::process::exit(1);

@@ -328,7 +328,8 @@ impl RepoView {
     }
 }
 
-struct MemoryBackend;
+/// Reads [`Location::Memory`] blobs: in-memory views and uploaded archives.
+pub struct MemoryBackend;
 
 impl Backend for MemoryBackend {
     fn read(&self, location: &Location, limit: u64) -> Result<Vec<u8>, ReadError> {

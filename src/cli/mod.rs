@@ -3,6 +3,7 @@
 mod eval;
 mod handoff;
 mod llm;
+mod serve;
 
 use std::io::Write;
 
@@ -18,9 +19,30 @@ use repo_scanner::{output, plan, scan};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Log level filter (also RUST_LOG), e.g. `debug` or `repo_scanner=trace`.
-    #[arg(long, global = true, default_value = "warn", env = "REPO_SCANNER_LOG")]
-    pub log: String,
+    /// Log level filter (also RUST_LOG), e.g. `debug` or `repo_scanner=trace` [default: `info`
+    /// for `serve`, else `warn`].
+    #[arg(long, global = true, env = "REPO_SCANNER_LOG")]
+    pub log: Option<String>,
+    /// Log lines as text or as JSON objects (one per line, for log collectors).
+    #[arg(long, global = true, value_enum, default_value = "text", env = "REPO_SCANNER_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Cli {
+    /// The log filter: `--log`, else the command's default.
+    pub fn log_filter(&self) -> &str {
+        match (&self.log, &self.command) {
+            (Some(l), _) => l,
+            (None, Command::Serve(_)) => "info",
+            (None, _) => "warn",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -35,6 +57,8 @@ pub enum Command {
     Procfile(handoff::ProcfileArgs),
     /// Build and deploy configuration for the pipeline: pack, docker, GitHub Actions, Kamal.
     Render(handoff::RenderArgs),
+    /// Serve the pre-deploy analysis API over HTTP.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -88,6 +112,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Eval(args) => eval::run(args),
         Command::Procfile(args) => handoff::procfile(args),
         Command::Render(args) => handoff::render_cmd(args),
+        Command::Serve(args) => serve::run(args),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&plan::json_schema()).context("serializing the schema")?;
             print_out(&text)?;

@@ -19,6 +19,9 @@ use crate::view::{Backend, Entry, Limits, ListingNote, Location, ReadError, Repo
 pub struct FetchOptions {
     /// Fetch the full history even for a branch or tag.
     pub full: bool,
+    /// An HTTP proxy every http(s) connection goes through (`http://127.0.0.1:PORT`). The API
+    /// points this at its SSRF-checking CONNECT proxy; the CLI leaves it unset.
+    pub proxy: Option<String>,
 }
 
 /// A scheme (`https://`, `git://`, `file://`, ...) or an scp-like `user@host:path`.
@@ -41,11 +44,31 @@ fn git_err(e: git2::Error) -> SourceError {
 }
 
 /// What a ref names on the remote.
+#[derive(Debug, Clone)]
 enum Wanted {
     /// A ref the remote advertises, with the refspec that fetches it.
     Ref { refspec: String, oid: Oid },
     /// A commit id no ref advertises (or a short one): fetch everything, then look it up.
     Commit(String),
+}
+
+/// A ref resolved against the remote's advertisement (`git ls-remote`), before any object is
+/// fetched. Resolving first is what lets a caller with a cache skip the fetch entirely when it
+/// has already scanned [`Resolved::commit`].
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    wanted: Wanted,
+}
+
+impl Resolved {
+    /// The commit the ref names, when the advertisement tells it (a branch, a tag, HEAD, or the
+    /// full id of an advertised tip). None for a short or unadvertised sha: only a fetch tells.
+    pub fn commit(&self) -> Option<String> {
+        match &self.wanted {
+            Wanted::Ref { oid, .. } => Some(oid.to_string()),
+            Wanted::Commit(_) => None,
+        }
+    }
 }
 
 /// True when libgit2 reads `url` through its local transport: `file://` or a plain path.
@@ -57,6 +80,20 @@ fn is_hex_sha(s: &str) -> bool {
     (4..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// True for a full 40-hex commit id: immutable, so it names the same tree on every remote
+/// that has it.
+pub fn is_full_sha(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn proxy_options(options: &FetchOptions) -> Option<git2::ProxyOptions<'static>> {
+    options.proxy.as_deref().map(|p| {
+        let mut po = git2::ProxyOptions::new();
+        po.url(p);
+        po
+    })
+}
+
 /// Fetches `url` at `git_ref` (default: the remote's HEAD) and lists its tree.
 /// Returns the view and the resolved commit id.
 pub fn fetch_and_list(
@@ -65,9 +102,41 @@ pub fn fetch_and_list(
     limits: Limits,
     options: &FetchOptions,
 ) -> Result<(RepoView, String), SourceError> {
-    let fetched = fetch(url, git_ref, options)?;
+    let resolved = resolve_ref(url, git_ref, options)?;
+    fetch_resolved(url, git_ref, &resolved, limits, options)
+}
+
+/// `git ls-remote`: connects, reads the advertised refs, and picks the one `git_ref` names.
+/// Fetches no object.
+pub fn resolve_ref(url: &str, git_ref: Option<&str>, options: &FetchOptions) -> Result<Resolved, SourceError> {
+    let span = info_span!("git.ls_remote", url, git_ref);
+    let _enter = span.enter();
+    // A remote needs a repository only to exist; `detached` makes one with no directory.
+    let mut remote = git2::Remote::create_detached(url).map_err(git_err)?;
+    let conn = remote.connect_auth(Direction::Fetch, None, proxy_options(options)).map_err(git_err)?;
+    let heads = conn.list().map_err(git_err)?;
+    let advertised: Vec<(String, Oid)> = heads.iter().map(|h| (h.name().to_string(), h.oid())).collect();
+    Ok(Resolved { wanted: resolve(&advertised, git_ref)? })
+}
+
+/// Fetches what [`resolve_ref`] picked into a temporary bare repository and lists its tree.
+/// Returns the view and the commit id.
+pub fn fetch_resolved(
+    url: &str,
+    git_ref: Option<&str>,
+    resolved: &Resolved,
+    limits: Limits,
+    options: &FetchOptions,
+) -> Result<(RepoView, String), SourceError> {
+    let fetched = fetch_resolved_repo(url, git_ref, resolved, options)?;
     let view = fetched.list(limits)?;
     Ok((view, fetched.commit.to_string()))
+}
+
+/// Fetches `url` at `git_ref` (default: the remote's HEAD) into a temporary bare repository.
+pub fn fetch(url: &str, git_ref: Option<&str>, options: &FetchOptions) -> Result<Fetched, SourceError> {
+    let resolved = resolve_ref(url, git_ref, options)?;
+    fetch_resolved_repo(url, git_ref, &resolved, options)
 }
 
 /// A fetched commit in a temporary bare repository, removed when the last of this and the
@@ -100,8 +169,13 @@ impl Fetched {
     }
 }
 
-/// Fetches `url` at `git_ref` (default: the remote's HEAD) into a temporary bare repository.
-pub fn fetch(url: &str, git_ref: Option<&str>, options: &FetchOptions) -> Result<Fetched, SourceError> {
+/// The fetch itself: what `resolved` names, into a new temporary bare repository.
+fn fetch_resolved_repo(
+    url: &str,
+    git_ref: Option<&str>,
+    resolved: &Resolved,
+    options: &FetchOptions,
+) -> Result<Fetched, SourceError> {
     let span = info_span!("git.fetch", url, git_ref);
     let _enter = span.enter();
     let tmp = tempfile::Builder::new()
@@ -111,14 +185,11 @@ pub fn fetch(url: &str, git_ref: Option<&str>, options: &FetchOptions) -> Result
     let repo = Repository::init_bare(tmp.path()).map_err(git_err)?;
     let commit_id = {
         let mut remote = repo.remote_anonymous(url).map_err(git_err)?;
-        let wanted = {
-            let conn = remote.connect_auth(Direction::Fetch, None, None).map_err(git_err)?;
-            let heads = conn.list().map_err(git_err)?;
-            let advertised: Vec<(String, Oid)> = heads.iter().map(|h| (h.name().to_string(), h.oid())).collect();
-            resolve(&advertised, git_ref)?
-        };
         let mut fetch_opts = GitFetchOptions::new();
-        match wanted {
+        if let Some(po) = proxy_options(options) {
+            fetch_opts.proxy_options(po);
+        }
+        match &resolved.wanted {
             Wanted::Ref { refspec, oid } => {
                 // libgit2's local transport refuses shallow fetches ("shallow fetch is not
                 // supported by the local transport"): a local repository is fetched in full.
@@ -127,7 +198,7 @@ pub fn fetch(url: &str, git_ref: Option<&str>, options: &FetchOptions) -> Result
                 }
                 debug!(%refspec, "fetching");
                 remote.fetch(&[refspec.as_str()], Some(&mut fetch_opts), None).map_err(git_err)?;
-                oid
+                *oid
             }
             Wanted::Commit(sha) => {
                 remote
@@ -137,7 +208,7 @@ pub fn fetch(url: &str, git_ref: Option<&str>, options: &FetchOptions) -> Result
                         None,
                     )
                     .map_err(git_err)?;
-                let obj = repo.revparse_single(&sha).map_err(|_| SourceError::RefNotFound(sha.clone()))?;
+                let obj = repo.revparse_single(sha).map_err(|_| SourceError::RefNotFound(sha.clone()))?;
                 obj.id()
             }
         }

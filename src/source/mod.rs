@@ -3,8 +3,10 @@
 //! This is the I/O edge of a scan. A source lists the tree once (bounded by [`Limits`]) and hands
 //! the rules a read-only view; nothing past this module touches the file system or git.
 
+pub mod archive;
 pub mod dir;
 pub mod git;
+pub mod ssrf;
 
 use std::path::Path;
 

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-const FLASK_REQUIREMENTS: &str = "flask==3.0.0\ngunicorn==22.0.0\n";
-const FLASK_APP: &str =
+pub(crate) const FLASK_REQUIREMENTS: &str = "flask==3.0.0\ngunicorn==22.0.0\n";
+pub(crate) const FLASK_APP: &str =
     "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.route(\"/\")\ndef index():\n    return \"hi\"\n";
-const PROCFILE: &str = "web: gunicorn app:app\n";
-const PACKAGE_JSON: &str =
+pub(crate) const PROCFILE: &str = "web: gunicorn app:app\n";
+pub(crate) const PACKAGE_JSON: &str =
     "{\"name\": \"assets\", \"scripts\": {\"start\": \"node server.js\"}, \"dependencies\": {\"express\": \"^4.19.0\"}}\n";
 
 // ---- a repository built with the git CLI -----------------------------------------------------
@@ -92,19 +92,19 @@ impl GitRepo {
 }
 
 /// The commits of [`standard_repo`].
-struct Standard {
-    repo: GitRepo,
+pub(crate) struct Standard {
+    pub(crate) repo: GitRepo,
     /// Flask app, requirements.txt, no Procfile; tagged `v1` (annotated).
-    c1: String,
+    pub(crate) c1: String,
     /// `main`: c1 plus a Procfile.
-    c2: String,
+    pub(crate) c2: String,
     /// `feature`: c2 plus a package.json.
-    feature: String,
+    pub(crate) feature: String,
 }
 
 /// commit 1: a Flask app (no Procfile), tagged `v1` (annotated); commit 2 on `main` adds a
 /// Procfile; branch `feature` adds a package.json on top. HEAD is `main`.
-fn standard_repo() -> Standard {
+pub(crate) fn standard_repo() -> Standard {
     let repo = GitRepo::new("repo");
     repo.write("requirements.txt", FLASK_REQUIREMENTS);
     repo.write("app.py", FLASK_APP);
@@ -124,7 +124,7 @@ fn standard_repo() -> Standard {
 /// `git daemon` serving every repository under a base directory; killed on drop.
 pub(crate) struct Daemon {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Daemon {

@@ -10,3 +10,4 @@ mod llm_live;
 mod procfile_pr;
 mod props;
 mod render;
+mod serve;
