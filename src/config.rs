@@ -130,8 +130,8 @@ pub enum ConfigError {
     Env { name: &'static str, message: String },
 }
 
+/// The file's `[llm]` table; other tables (`[limits]`, `[ssrf]`, ... of `serve`) are theirs.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct FileConfig {
     #[serde(default)]
     llm: FileLlm,

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use tracing::info;
 
-use repo_scanner::serve::{self, config::Secret, config::ServeConfig, AppState};
+use std::sync::Arc;
+
+use repo_scanner::config::{LlmConfig, LlmOverrides};
+use repo_scanner::resolver::Resolver;
+use repo_scanner::serve::{self, config::Secret, config::ServeConfig, AppState, LlmHook, PlanResolver};
 
 use super::CliError;
 
@@ -27,6 +31,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
+    let config_file = args.config.clone();
     let mut config = match &args.config {
         Some(path) => ServeConfig::load(path).context("loading the configuration")?,
         None => ServeConfig::default(),
@@ -40,7 +45,16 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
-        let state = AppState::new(config).await.context("starting the server")?;
+        let llm_config =
+            LlmConfig::resolve(&LlmOverrides { config_file: config_file.clone(), ..Default::default() }, &|k| {
+                std::env::var(k).ok()
+            })
+            .context("configuring the LLM")?;
+        let resolver = Resolver::from_config(&llm_config).context("configuring the LLM")?.map(|resolver| {
+            info!(model = %llm_config.model, "LLM resolver connected");
+            Arc::new(LlmHook { resolver, runtime: tokio::runtime::Handle::current() }) as Arc<dyn PlanResolver>
+        });
+        let state = AppState::with_resolver(config, resolver).await.context("starting the server")?;
         info!(addr = %listener.local_addr().context("local address")?, "listening");
         serve::run(listener, state, shutdown_signal()).await.context("serving")?;
         Ok::<(), anyhow::Error>(())

@@ -133,6 +133,9 @@ pub struct ServeConfig {
     pub tokens: Vec<Token>,
     pub ssrf: SsrfConfig,
     pub limits: LimitsConfig,
+    /// The `[llm]` table of the same file, read by `config::LlmConfig`.
+    #[serde(rename = "llm")]
+    pub _llm: Option<toml::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]

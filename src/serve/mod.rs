@@ -57,13 +57,29 @@ pub use routes::router;
 
 /// The LLM resolver hook: resolves a rules plan's open questions.
 ///
-/// Not connected yet: [`AppState::resolver`] is `None`, so a request with `"llm": true` is
-/// scanned with the rules alone and its plan says `resolution.decided_by = "rules"`. The LLM
-/// resolver (built on another branch) implements this when it is merged; the cache key already
-/// includes the llm flag, so rules-only and LLM plans never mix.
+/// [`LlmHook`] implements it with the LLM resolver when a model is configured; without one,
+/// [`AppState::resolver`] is `None` and a request with `"llm": true` is scanned with the rules
+/// alone (its plan says `resolution.decided_by = "rules"`). The cache key includes the llm
+/// flag, so rules-only and LLM plans never mix.
 pub trait PlanResolver: Send + Sync {
     /// Called on a blocking thread, only when the request asked for the LLM.
     fn resolve(&self, view: &RepoView, plan: Plan) -> Plan;
+}
+
+/// The LLM resolver behind the hook: its async `resolve` runs on the server's runtime, driven
+/// from the blocking scan thread; repositories the rules decided never reach the model.
+pub struct LlmHook {
+    pub resolver: crate::resolver::Resolver,
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl PlanResolver for LlmHook {
+    fn resolve(&self, view: &RepoView, plan: Plan) -> Plan {
+        if !crate::resolver::needs_llm(&plan) {
+            return plan;
+        }
+        self.runtime.block_on(self.resolver.resolve(plan, view))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +130,14 @@ pub struct Shared {
 impl AppState {
     /// Builds the state: the cache backend, the SSRF proxy, libgit2's network timeouts.
     pub async fn new(config: ServeConfig) -> Result<AppState, ServeError> {
+        AppState::with_resolver(config, None).await
+    }
+
+    /// [`AppState::new`] with the LLM resolver connected (requests with `"llm": true` use it).
+    pub async fn with_resolver(
+        config: ServeConfig,
+        resolver: Option<Arc<dyn PlanResolver>>,
+    ) -> Result<AppState, ServeError> {
         let policy = Arc::new(config.policy());
         let proxy_url = proxy::start(policy.clone()).await.map_err(ServeError::Proxy)?;
         let cache = match &config.cache_url {
@@ -130,7 +154,7 @@ impl AppState {
             pending: AtomicUsize::new(0),
             rate: RateLimiter::new(l.rate_per_minute, l.rate_burst),
             metrics: Metrics::default(),
-            resolver: None,
+            resolver,
             shutting_down: AtomicBool::new(false),
             tasks: AtomicUsize::new(0),
             cache,

@@ -757,3 +757,57 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) ->
     s.read_to_string(&mut out).ok()?;
     Some(out)
 }
+
+/// `"llm": true` reaches the resolver through the hook; `false` stays with the rules. The model
+/// is the scripted OpenAI-compatible server of the LLM tests.
+#[test]
+fn serve_llm_flag_uses_the_connected_resolver() {
+    use repo_scanner::resolver::Resolver;
+    use repo_scanner::serve::{LlmHook, PlanResolver};
+    use tar::EntryType::Regular;
+
+    let script = crate::llm::server(vec![crate::llm::chat(&crate::llm::answer(
+        "",
+        "python",
+        &[("web", "gunicorn lib.util:app --bind 0.0.0.0:$PORT")],
+    ))]);
+    let cfg = crate::llm::config(repo_scanner::config::Provider::Openai, &script.base, None);
+    let root = crate::llm::fixture("python-no-entry");
+    let files: Vec<(String, Vec<u8>)> = ["requirements.txt", "lib/util.py", "lib/__init__.py"]
+        .iter()
+        .filter_map(|f| std::fs::read(root.join(f)).ok().map(|b| (format!("app/{f}"), b)))
+        .collect();
+    let entries: Vec<(&str, tar::EntryType, &[u8], Option<&str>)> =
+        files.iter().map(|(n, b)| (n.as_str(), Regular, b.as_slice(), None)).collect();
+    let body = tgz(&entries);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let resolver = Resolver::from_config(&cfg).expect("backend").expect("enabled");
+        let hook: Arc<dyn PlanResolver> = Arc::new(LlmHook { resolver, runtime: tokio::runtime::Handle::current() });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = AppState::with_resolver(ServeConfig::default(), Some(hook)).await.expect("state");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve::run(listener, state, async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder().no_proxy().build().expect("client");
+        let post = |q: &'static str| {
+            client
+                .post(format!("http://{addr}/v1/scans{q}"))
+                .header("content-type", "application/gzip")
+                .body(body.clone())
+                .send()
+        };
+        let rules: Value = post("?subdir=app").await.expect("post").json().await.expect("json");
+        assert_eq!(rules["resolution"]["decided_by"], "rules");
+        assert!(rules["open_questions"].to_string().contains("no_web_command"), "{rules}");
+        let llm: Value = post("?subdir=app&llm=true").await.expect("post").json().await.expect("json");
+        assert_eq!(llm["resolution"]["decided_by"], "llm", "{llm}");
+        assert_eq!(llm["processes"][0]["source"], "llm");
+        assert_eq!(llm["processes"][0]["command"], "gunicorn lib.util:app --bind 0.0.0.0:$PORT");
+        let _ = tx.send(());
+        let _ = server.await;
+    });
+    assert_eq!(script.script.count(), 1, "one model call for the one llm request");
+}
