@@ -274,6 +274,12 @@ fn gpu_warning(view: &RepoView, deps: &BTreeSet<String>, a: &mut Analysis) {
     }
 }
 
+/// The lines of `text` that hold one of `needles`: regexes then run over a few lines instead
+/// of whole files (regex-lite has no literal prefilter of its own).
+fn keep_lines(text: &str, needles: &[&str]) -> String {
+    text.lines().filter(|l| needles.iter().any(|n| l.contains(n))).collect::<Vec<_>>().join("\n")
+}
+
 fn re(pattern: &'static str, cell: &'static OnceLock<Option<Regex>>) -> Option<&'static Regex> {
     cell.get_or_init(|| Regex::new(pattern).ok()).as_ref()
 }
@@ -283,7 +289,7 @@ fn django(view: &RepoView, deps: &BTreeSet<String>) -> Option<Candidate> {
     static SETTINGS: OnceLock<Option<Regex>> = OnceLock::new();
     static WSGI: OnceLock<Option<Regex>> = OnceLock::new();
     static ASGI: OnceLock<Option<Regex>> = OnceLock::new();
-    let manage = view.text("manage.py")?;
+    let manage = keep_lines(&view.text("manage.py")?, &["DJANGO_SETTINGS_MODULE"]);
     let settings_re = re(r#"DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z0-9_.]+)["']"#, &SETTINGS)?;
     let settings_module = settings_re.captures(&manage).and_then(|c| c.get(1)).map(|m| m.as_str().to_string())?;
     let mut evidence = vec![Evidence::new(view.repo_path("manage.py"), "python.django_manage")];
@@ -291,6 +297,7 @@ fn django(view: &RepoView, deps: &BTreeSet<String>) -> Option<Candidate> {
     let base = settings_module.replace('.', "/");
     let settings_file = [format!("{base}.py"), format!("{base}/__init__.py")].into_iter().find(|f| view.is_file(f));
     let settings_text = settings_file.as_deref().and_then(|f| view.text(f)).unwrap_or_default();
+    let settings_text = keep_lines(&settings_text, &["WSGI_APPLICATION", "ASGI_APPLICATION"]);
     if let Some(f) = &settings_file {
         evidence.push(Evidence::new(view.repo_path(f), "python.django_settings"));
     }
@@ -356,7 +363,10 @@ fn app_object(view: &RepoView, deps: &BTreeSet<String>) -> Option<(Candidate, St
     for file in files {
         let Some(text) = view.text(&file) else { continue };
         let imports = |m: &str| text.contains(&format!("import {m}")) || text.contains(&format!("from {m}"));
-        let found = obj.captures_iter(&text).find_map(|c| {
+        const CLASSES: &[&str] =
+            &["FastAPI(", "Starlette(", "Flask(", "Quart(", "Sanic(", "Litestar(", "Bottle(", "App(", "Application("];
+        let candidates = keep_lines(&text, CLASSES);
+        let found = obj.captures_iter(&candidates).find_map(|c| {
             let var = c.get(1)?.as_str().to_string();
             let class = c.get(2)?.as_str();
             let framework = match class {
@@ -376,7 +386,8 @@ fn app_object(view: &RepoView, deps: &BTreeSet<String>) -> Option<(Candidate, St
         let (target, framework) = match found {
             Some((var, fw)) => (var, fw),
             None => {
-                let Some(c) = factory.captures(&text) else { continue };
+                let defs = keep_lines(&text, &["def create_app", "def make_app", "def app_factory"]);
+                let Some(c) = factory.captures(&defs) else { continue };
                 let fw = if imports("flask") {
                     "flask"
                 } else if imports("fastapi") {
