@@ -38,7 +38,8 @@ if command -v nixpacks >/dev/null; then
   N=$(wc -l < "$TMP/repos")
   hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$OUT/corpus.json" \
     -n "repo-scanner scan x$N" "bash -c 'while read d; do $BIN scan \"\$d\" >/dev/null; done < $TMP/repos'" \
-    -n "nixpacks plan x$N" "bash -c 'while read d; do nixpacks plan \"\$d\" >/dev/null 2>&1; done < $TMP/repos'" >/dev/null
+    -n "nixpacks plan x$N" "bash -c 'while read d; do nixpacks plan \"\$d\" >/dev/null 2>&1; done < $TMP/repos'" \
+    -n "spawn floor: /bin/true x$N" "bash -c 'while read d; do /bin/true \"\$d\" >/dev/null; done < $TMP/repos'" >/dev/null
   summary corpus "$OUT/corpus.json"
 else
   echo "corpus: nixpacks not installed (cargo install nixpacks --locked); skipped" >&2

@@ -56,6 +56,9 @@ pub enum ReadError {
 /// Where an entry's bytes live.
 #[derive(Debug, Clone)]
 pub enum Location {
+    /// A file of a directory source at the entry's own path below the backend's root: no
+    /// per-file path is stored, which keeps a 100k-file listing small.
+    Rooted,
     Fs(PathBuf),
     Git(git2::Oid),
     Memory(Arc<[u8]>),
@@ -93,7 +96,7 @@ impl ListingNote {
 /// Reads an entry's bytes; implemented by each kind of source.
 pub trait Backend: Send + Sync {
     /// Reads at most `limit + 1` bytes, so the caller can tell "too large" apart.
-    fn read(&self, location: &Location, limit: u64) -> Result<Vec<u8>, ReadError>;
+    fn read(&self, entry: &Entry, limit: u64) -> Result<Vec<u8>, ReadError>;
 }
 
 /// Reads already made, by repository path.
@@ -292,7 +295,7 @@ impl RepoView {
             Some(Entry { location: Location::Escaped(t), .. }) => Err(ReadError::SymlinkEscape { target: t.clone() }),
             Some(e) => {
                 let limit = self.inner.limits.max_file_bytes;
-                self.inner.backend.read(&e.location, limit).and_then(|bytes| {
+                self.inner.backend.read(e, limit).and_then(|bytes| {
                     if bytes.len() as u64 > limit {
                         Err(ReadError::TooLarge { size: bytes.len() as u64, limit })
                     } else {
@@ -332,7 +335,8 @@ impl RepoView {
 pub struct MemoryBackend;
 
 impl Backend for MemoryBackend {
-    fn read(&self, location: &Location, limit: u64) -> Result<Vec<u8>, ReadError> {
+    fn read(&self, entry: &Entry, limit: u64) -> Result<Vec<u8>, ReadError> {
+        let location = &entry.location;
         match location {
             Location::Memory(b) => Ok(b[..b.len().min(limit as usize + 1)].to_vec()),
             _ => Err(ReadError::NotFound),

@@ -360,7 +360,8 @@ struct GitBackend {
 }
 
 impl Backend for GitBackend {
-    fn read(&self, location: &Location, limit: u64) -> Result<Vec<u8>, ReadError> {
+    fn read(&self, entry: &Entry, limit: u64) -> Result<Vec<u8>, ReadError> {
+        let location = &entry.location;
         let Location::Git(oid) = location else { return Err(ReadError::NotFound) };
         let repo = self.repo.lock().map_err(|_| ReadError::Io("repository lock poisoned".into()))?;
         let odb = repo.odb().map_err(|e| ReadError::Io(e.message().to_string()))?;
