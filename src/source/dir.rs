@@ -80,7 +80,7 @@ fn symlink(path: &Path, rel_path: String, root: &Path, notes: &mut Vec<ListingNo
     let link_text = || fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
     match fs::canonicalize(path) {
         Ok(target) if target.starts_with(root) => {
-            target.is_file().then(|| Entry { path: rel_path, location: Location::Fs(target) })
+            target.is_file().then_some(Entry { path: rel_path, location: Location::Fs(target) })
         }
         Ok(_) => {
             let target = link_text();
