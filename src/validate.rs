@@ -129,8 +129,20 @@ fn program_fits(program: &str, as_written: &str, language: Option<LanguageName>,
     if view.is_file(path) || BUILD_DIRS.iter().any(|d| path.starts_with(d)) {
         return true;
     }
+    if language == Some(LanguageName::Python) && declared_console_script(view, program) {
+        return true;
+    }
     // Compiled languages: the binary is built from the repository, named by the rules.
     matches!(language, Some(LanguageName::Go | LanguageName::Rust | LanguageName::Dotnet)) && !path.contains('/')
+}
+
+/// A `[project.scripts]` (or Poetry `scripts`) entry: installing the project puts it on PATH.
+fn declared_console_script(view: &RepoView, program: &str) -> bool {
+    let Ok(Some(doc)) = crate::cascade::read_toml(view, "pyproject.toml") else { return false };
+    let has =
+        |table: Option<&toml::Value>| table.and_then(toml::Value::as_table).is_some_and(|t| t.contains_key(program));
+    let poetry = doc.get("tool").and_then(|t| t.get("poetry")).and_then(|p| p.get("scripts"));
+    has(doc.get("project").and_then(|p| p.get("scripts"))) || has(poetry)
 }
 
 #[cfg(test)]
@@ -165,6 +177,14 @@ mod tests {
         ] {
             assert!(problems(cmd).contains(&WarningCode::UnsafeCommand), "{cmd}");
         }
+    }
+
+    #[test]
+    fn console_scripts_are_programs_of_the_project() {
+        let v =
+            RepoView::from_memory([("pyproject.toml", "[project]\nname='x'\n[project.scripts]\nserve = 'x:run'\n")]);
+        assert!(check("serve", "web", Some(LanguageName::Python), &v).is_empty());
+        assert!(!check("other", "web", Some(LanguageName::Python), &v).is_empty());
     }
 
     #[test]

@@ -41,6 +41,9 @@ const SERVER_DEPS: &[&str] = &[
     "langserve",
 ];
 
+/// `[project.scripts]` names that start the app rather than a tool.
+const SERVER_SCRIPTS: &[&str] = &["serve", "server", "start", "web", "run-server", "runserver", "app"];
+
 const FRAMEWORKS: &[&str] = &[
     "django",
     "fastapi",
@@ -108,8 +111,17 @@ impl Ecosystem for Python {
             }
         }
         a.processes.extend(workers(view, &deps));
+        let scripts = project_scripts(view);
+        // A console script named like a server (`serve`, `start`, ...) is what `pip install`
+        // puts on PATH to run the app; other names (`hello`, `migrate`) are CLIs, not assumed.
         if !a.processes.iter().any(|p| p.kind == "web") {
-            let scripts = project_scripts(view);
+            let server = scripts.iter().find(|s| SERVER_SCRIPTS.contains(&s.as_str()) && super::is_plain_name(s));
+            if let Some(name) = server {
+                let ev = vec![Evidence::new(view.repo_path("pyproject.toml"), "python.project_script")];
+                a.processes.insert(0, Candidate::new("web", name.clone(), 0.5, ev));
+            }
+        }
+        if !a.processes.iter().any(|p| p.kind == "web") {
             let mut detail = "no Django project, ASGI/WSGI app object or serving script found".to_string();
             if !scripts.is_empty() {
                 detail.push_str(&format!(
@@ -558,6 +570,14 @@ mod tests {
         assert!(Python.detect(&v).is_some());
         let a = Python.analyze(&v);
         assert!(a.warnings.iter().any(|w| w.code == WarningCode::ManifestMalformed));
+    }
+
+    #[test]
+    fn server_named_project_scripts_only() {
+        let serve = [("pyproject.toml", "[project]\nname='x'\n[project.scripts]\nserve = 'x.main:run'\n")];
+        assert_eq!(web(&serve).as_deref(), Some("serve"));
+        let cli = [("pyproject.toml", "[project]\nname='x'\n[project.scripts]\nhello = 'x:hello'\n")];
+        assert_eq!(web(&cli), None);
     }
 
     #[test]
