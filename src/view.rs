@@ -253,6 +253,19 @@ impl RepoView {
             .collect()
     }
 
+    /// The views of this view's directory and of each directory above it, nearest first, up
+    /// to the repository root: for files a workspace keeps at its root (lockfiles).
+    pub fn ancestors(&self) -> Vec<RepoView> {
+        let root = RepoView { inner: self.inner.clone(), prefix: String::new(), range: 0..self.inner.entries.len() };
+        let mut out = vec![self.clone()];
+        let mut dir = self.subdir().to_string();
+        while !dir.is_empty() {
+            dir = dir.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+            out.push(root.subview(&dir));
+        }
+        out
+    }
+
     /// A view of directory `rel`, sharing this view's listing and cache.
     pub fn subview(&self, rel: &str) -> RepoView {
         let rel = rel.trim_matches('/');
@@ -376,6 +389,14 @@ mod tests {
         assert!(!v.is_file("ab.txt"));
         assert_eq!(v.read_text("x.txt").as_deref(), Ok("x"));
         assert_eq!(v.repo_path("x.txt"), "a/x.txt");
+    }
+
+    #[test]
+    fn ancestors_go_up_to_the_root() {
+        let v = view().subview("a/b");
+        let dirs: Vec<String> = v.ancestors().iter().map(|a| a.subdir().to_string()).collect();
+        assert_eq!(dirs, vec!["a/b", "a", ""]);
+        assert!(v.ancestors()[2].is_file("Procfile"));
     }
 
     #[test]

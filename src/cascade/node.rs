@@ -76,16 +76,28 @@ pub fn script<'a>(pkg: &'a Value, name: &str) -> Option<&'a str> {
     pkg.get("scripts").and_then(|s| s.get(name)).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// The package manager the repository uses: `packageManager`, then the lockfile.
+/// The package manager the repository uses: `packageManager`, then the nearest lockfile (a
+/// workspace member's lockfile lives at the workspace root).
 pub fn package_manager(view: &RepoView, pkg: &Value) -> &'static str {
     let declared = pkg.get("packageManager").and_then(Value::as_str).unwrap_or("");
-    if declared.starts_with("pnpm") || view.is_file("pnpm-lock.yaml") {
-        "pnpm"
-    } else if declared.starts_with("yarn") || view.is_file("yarn.lock") {
-        "yarn"
-    } else {
-        "npm"
+    if declared.starts_with("pnpm") {
+        return "pnpm";
     }
+    if declared.starts_with("yarn") {
+        return "yarn";
+    }
+    for dir in view.ancestors() {
+        if dir.is_file("pnpm-lock.yaml") || dir.is_file("pnpm-workspace.yaml") {
+            return "pnpm";
+        }
+        if dir.is_file("yarn.lock") {
+            return "yarn";
+        }
+        if dir.is_file("package-lock.json") {
+            return "npm";
+        }
+    }
+    "npm"
 }
 
 /// True when the package can run as a service (a start script or a server dependency).
@@ -255,6 +267,15 @@ mod tests {
         let a = analyze(&[("package.json", r#"{"scripts":{"start":"node x"}, "engines":{"node":"22.x"}}"#)]);
         assert_eq!(a.processes[0].command, "npm start");
         assert_eq!(a.version.map(|v| v.0).as_deref(), Some("22.x"));
+    }
+
+    #[test]
+    fn workspace_members_use_the_root_lockfile() {
+        let v = RepoView::from_memory([
+            ("pnpm-lock.yaml", ""),
+            ("apps/web/package.json", r#"{"scripts":{"start":"next start"}}"#),
+        ]);
+        assert_eq!(Node.analyze(&v.subview("apps/web")).processes[0].command, "pnpm start");
     }
 
     #[test]
