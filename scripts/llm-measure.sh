@@ -11,7 +11,7 @@ corpus=${1:-../shared/corpus}
 cargo build --quiet
 started=""
 if [ -z "${LLM_BASE_URL:-}" ]; then
-  coproc SERVER { scripts/llm-server.sh; }
+  coproc SERVER { exec scripts/llm-server.sh; }
   read -r LLM_BASE_URL <&"${SERVER[0]}"
   started=$SERVER_PID
   trap 'kill "$started" 2>/dev/null || true' EXIT
