@@ -9,18 +9,9 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 use tempfile::TempDir;
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use crate::support::{self, Run};
 
 impl Run {
-    fn ok(&self) -> &str {
-        assert_eq!(self.code, Some(0), "expected success; stderr: {}", self.stderr);
-        &self.stdout
-    }
-
     fn json(&self) -> Value {
         let out = self.ok();
         serde_json::from_str(out).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {out}"))
@@ -46,18 +37,7 @@ impl Run {
 }
 
 fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_repo-scanner"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("REPO_SCANNER_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run repo-scanner");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    support::output(support::bin().args(args))
 }
 
 fn path_str(p: &Path) -> &str {

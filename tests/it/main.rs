@@ -11,3 +11,4 @@ mod procfile_pr;
 mod props;
 mod render;
 mod serve;
+mod support;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path as UrlPath, Query, State};
@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::git::{Daemon, GitRepo};
+use crate::support::{self, Run};
 
 const FLASK_REQUIREMENTS: &str = "flask==3.0.0\ngunicorn==22.0.0\n";
 const FLASK_APP: &str = "from flask import Flask\n\napp = Flask(__name__)\n";
@@ -24,18 +25,7 @@ const CELERY: &str = "from celery import Celery\n\napp = Celery('proj')\n";
 const AUTHOR: &str = "Hand Off <handoff@example.com>";
 const BRANCH: &str = "repo-scanner/procfile";
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 impl Run {
-    fn ok(&self) -> &str {
-        assert_eq!(self.code, Some(0), "expected success; stdout: {}\nstderr: {}", self.stdout, self.stderr);
-        &self.stdout
-    }
-
     /// A non-zero exit whose last stderr line is the `repo-scanner:` error; returns that line.
     fn failure(&self) -> String {
         assert_eq!(self.code, Some(1), "expected exit 1; stdout: {}\nstderr: {}", self.stdout, self.stderr);
@@ -46,24 +36,16 @@ impl Run {
 }
 
 fn run(args: &[&str], envs: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_repo-scanner"));
+    let mut cmd = support::bin();
     cmd.args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("REPO_SCANNER_LOG")
         .env_remove("GITHUB_TOKEN")
         .env_remove("REPO_SCANNER_GITHUB_API_URL")
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .stdin(Stdio::null());
+        .env("GIT_CONFIG_GLOBAL", "/dev/null");
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run repo-scanner");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    support::output(&mut cmd)
 }
 
 /// git in a bare repository; trimmed stdout, or None when git fails (a missing branch).

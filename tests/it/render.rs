@@ -4,33 +4,15 @@
 //!
 //! Update snapshots with `INSTA_UPDATE=always cargo test --test it render` and review the diff.
 
-use std::process::{Command, Stdio};
-
 use repo_scanner::output::render::{self, with_port};
 use repo_scanner::plan::{Plan, ProcessSource, Strategy};
 use serde::Deserialize;
 use serde_norway::Value;
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use crate::support::{self, Run};
 
 fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_repo-scanner"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("RUST_LOG")
-        .env_remove("REPO_SCANNER_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run repo-scanner");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    support::output(support::bin().args(args).current_dir(env!("CARGO_MANIFEST_DIR")))
 }
 
 fn ok(args: &[&str]) -> String {
