@@ -5,8 +5,9 @@
 
 use serde_norway::Value as Yaml;
 
+use super::{read_json, read_toml, read_yaml};
 use crate::command;
-use crate::plan::{Warning, WarningCode};
+use crate::plan::Warning;
 use crate::view::RepoView;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,13 +167,12 @@ fn single(name: &str, command: Option<&str>, file: &str, rule: &'static str) -> 
     }
 }
 
-fn malformed(file: &str, e: impl std::fmt::Display) -> Warning {
-    Warning {
-        code: WarningCode::ManifestMalformed,
-        message: format!("{file} is not valid: {e}"),
-        file: Some(file.to_string()),
-        line: None,
-    }
+/// The parsed document, or None with its warning kept (absent, unreadable or malformed).
+fn keep<T>(read: Result<Option<T>, Warning>, warnings: &mut Vec<Warning>) -> Option<T> {
+    read.unwrap_or_else(|w| {
+        warnings.push(w);
+        None
+    })
 }
 
 /// Every service the deploy specs in `view`'s root declare, with warnings for specs that do
@@ -180,26 +180,8 @@ fn malformed(file: &str, e: impl std::fmt::Display) -> Warning {
 pub fn read(view: &RepoView) -> (Vec<Service>, Vec<Warning>) {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
-    let yaml = |file: &str, warnings: &mut Vec<Warning>| -> Option<Yaml> {
-        let text = view.text(file)?;
-        match serde_norway::from_str::<Yaml>(&text) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                warnings.push(malformed(&view.repo_path(file), e));
-                None
-            }
-        }
-    };
-    let toml_doc = |file: &str, warnings: &mut Vec<Warning>| -> Option<toml::Value> {
-        let text = view.text(file)?;
-        match toml::from_str::<toml::Value>(&text) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                warnings.push(malformed(&view.repo_path(file), e.message()));
-                None
-            }
-        }
-    };
+    let yaml = |file: &str, warnings: &mut Vec<Warning>| keep(read_yaml(view, file), warnings);
+    let toml_doc = |file: &str, warnings: &mut Vec<Warning>| keep(read_toml(view, file), warnings);
     for f in ["render.yaml", "render.yml"] {
         if let Some(doc) = yaml(f, &mut warnings) {
             out.extend(render_services(&doc, f));
@@ -254,14 +236,9 @@ pub fn read(view: &RepoView) -> (Vec<Service>, Vec<Warning>) {
     if let Some(doc) = toml_doc("railway.toml", &mut warnings) {
         out.extend(single("web", toml_str(&doc, &["deploy", "startCommand"]), "railway.toml", "deploy.railway"));
     }
-    if let Some(text) = view.text("railway.json") {
-        match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(doc) => {
-                let cmd = doc.pointer("/deploy/startCommand").and_then(|v| v.as_str()).map(str::trim);
-                out.extend(single("web", cmd.filter(|c| !c.is_empty()), "railway.json", "deploy.railway"));
-            }
-            Err(e) => warnings.push(malformed(&view.repo_path("railway.json"), e)),
-        }
+    if let Some(doc) = keep(read_json(view, "railway.json"), &mut warnings) {
+        let cmd = doc.pointer("/deploy/startCommand").and_then(|v| v.as_str()).map(str::trim);
+        out.extend(single("web", cmd.filter(|c| !c.is_empty()), "railway.json", "deploy.railway"));
     }
     if let Some(doc) = toml_doc("nixpacks.toml", &mut warnings) {
         out.extend(single("web", toml_str(&doc, &["start", "cmd"]), "nixpacks.toml", "deploy.nixpacks_toml"));

@@ -223,6 +223,12 @@ pub fn read_toml(view: &RepoView, file: &str) -> Result<Option<toml::Value>, War
         .map_err(|e| malformed(view, file, "TOML", e.message().to_string(), None))
 }
 
+/// Reads and parses a YAML manifest (render.yaml, pnpm-workspace.yaml), like [`read_json`].
+pub fn read_yaml(view: &RepoView, file: &str) -> Result<Option<serde_norway::Value>, Warning> {
+    let Some(text) = read_manifest(view, file)? else { return Ok(None) };
+    serde_norway::from_str(&text).map(Some).map_err(|e| malformed(view, file, "YAML", e.to_string(), None))
+}
+
 /// First line of a small version file (`.python-version`, `.nvmrc`, ...), trimmed.
 pub fn version_file(view: &RepoView, file: &str) -> Option<(String, String)> {
     let text = view.text(file)?;

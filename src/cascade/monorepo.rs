@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::deploy::Service;
-use super::{detect_all, node, read_json, Strength};
+use super::{detect_all, node, read_json, read_yaml, Strength};
 use crate::view::RepoView;
 
 /// A directory that holds a deployable app.
@@ -66,11 +66,9 @@ fn workspace_patterns(view: &RepoView) -> Vec<String> {
             ws.and_then(Value::as_array).or_else(|| ws.and_then(|w| w.get("packages")).and_then(Value::as_array));
         out.extend(list.into_iter().flatten().filter_map(Value::as_str).map(str::to_string));
     }
-    if let Some(text) = view.text("pnpm-workspace.yaml") {
-        if let Ok(doc) = serde_norway::from_str::<serde_norway::Value>(&text) {
-            if let Some(list) = doc.get("packages").and_then(|p| p.as_sequence()) {
-                out.extend(list.iter().filter_map(|v| v.as_str()).map(str::to_string));
-            }
+    if let Ok(Some(doc)) = read_yaml(view, "pnpm-workspace.yaml") {
+        if let Some(list) = doc.get("packages").and_then(|p| p.as_sequence()) {
+            out.extend(list.iter().filter_map(|v| v.as_str()).map(str::to_string));
         }
     }
     out

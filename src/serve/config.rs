@@ -19,7 +19,6 @@
 //! wait_ms = 10000
 //! ```
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -29,25 +28,8 @@ use crate::source::archive::ArchiveLimits;
 use crate::source::ssrf::{Cidr, Policy};
 use crate::view::Limits;
 
-/// A secret string: never printed by `Debug`.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+/// The crate's one secret type: never printed by `Debug`.
+pub use crate::config::Secret;
 
 /// One API client.
 #[derive(Debug, Clone, Deserialize)]
