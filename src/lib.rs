@@ -25,6 +25,7 @@
 //! - [`cache`]: get/put of bytes with a TTL, in-process or in Redis, for scans (and LLM answers).
 
 pub mod cache;
+pub mod cancel;
 pub mod cascade;
 pub mod command;
 pub mod config;

@@ -14,6 +14,11 @@ pub const SCHEMA_VERSION: &str = "1";
 /// The Cloud Native Buildpacks builder most workloads use.
 pub const DEFAULT_BUILDER: &str = "paketobuildpacks/builder-jammy-full";
 
+/// A plan is `ready` only when every process's calibrated confidence reaches this; below it
+/// the process goes to the model (when one is configured) or the plan is `needs_review`.
+/// Each rule's confidence is its measured precision (eval/calibration.md).
+pub const READY_CONFIDENCE: f32 = 0.9;
+
 /// How and what to build and run for one application (or, with `apps`, for a monorepo).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
