@@ -27,6 +27,7 @@ pub mod procfile;
 pub mod python;
 pub mod ruby;
 pub mod rust;
+pub mod stated;
 
 use crate::command;
 use crate::plan::{Evidence, LanguageName, Question, QuestionCode, Warning, WarningCode};
