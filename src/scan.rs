@@ -11,6 +11,7 @@ use tracing::{debug, info_span};
 use crate::cascade::deploy::{self, Service, ServiceKind};
 use crate::cascade::dockerfile::{self, Dockerfile};
 use crate::cascade::procfile::{self, Procfile};
+use crate::cascade::stated::{self, Stated, StatedOrigin};
 use crate::cascade::{self, choose_primary, detect_all, monorepo, programs_of, Analysis, Candidate, Strength};
 use crate::plan::{
     Buildpack, DecidedBy, Evidence, Language, LanguageName, Plan, Process, ProcessSource, ProcfileInfo, Question,
@@ -24,7 +25,8 @@ use crate::view::{ListingNote, RepoView};
 pub fn scan(view: &RepoView, source: Source) -> Plan {
     let span = info_span!("scan", location = %source.location, subdir = view.subdir(), files = view.len());
     let _enter = span.enter();
-    let (services, spec_warnings) = deploy::read(view);
+    let (mut services, spec_warnings) = deploy::read(view);
+    services.extend(compose_apps(view));
     let root_services: Vec<Service> = services.iter().filter(|s| s.dir.is_empty()).cloned().collect();
     let mut root = app_plan(view, &root_services, &source);
     let root_is_app = is_app(view, &root);
@@ -90,6 +92,23 @@ pub fn scan(view: &RepoView, source: Source) -> Plan {
     warnings.extend(root.warnings);
     root.warnings = warnings;
     root
+}
+
+/// The apps a docker-compose file builds from subdirectories, as services without a command
+/// (the command comes from `stated` when the app is planned).
+fn compose_apps(view: &RepoView) -> Vec<Service> {
+    stated::compose::app_dirs(view)
+        .into_iter()
+        .map(|c| Service {
+            name: c.name,
+            dir: c.dir,
+            kind: if c.serves { ServiceKind::Web } else { ServiceKind::Worker },
+            command: None,
+            dockerfile: c.dockerfile,
+            file: c.file,
+            rule: StatedOrigin::Compose.rule(),
+        })
+        .collect()
 }
 
 /// An app directory with a Dockerfile but no manifest of its own (built with the repository
@@ -260,7 +279,8 @@ pub fn app_plan(view: &RepoView, services: &[Service], source: &Source) -> Plan 
         plan.warnings.extend(gpu_base_image(view));
     }
 
-    let from_rules = assign_processes(&mut plan, procfile.as_ref(), &services, docker.as_ref(), &analysis);
+    let repo_says = stated::commands(view, lang_name);
+    let from_rules = assign_processes(&mut plan, procfile.as_ref(), &services, docker.as_ref(), &analysis, repo_says);
     // With a Dockerfile, GPU advice is moot and "add a Dockerfile" advice is already taken;
     // advice about the rules' own guesses applies only when the guesses are used.
     let analysis_warnings = analysis.warnings.iter().filter(|w| {
@@ -373,6 +393,7 @@ fn assign_processes(
     services: &[Service],
     docker: Option<&Dockerfile>,
     analysis: &Analysis,
+    repo_says: Vec<Stated>,
 ) -> bool {
     if let Some(p) = procfile.filter(|p| !p.entries.is_empty()) {
         plan.processes = p
@@ -391,7 +412,15 @@ fn assign_processes(
         return false;
     }
     let docker_cmd = docker.and_then(|d| d.command.as_deref().map(|c| (d.path.clone(), c.to_string())));
+    // What the repository states outside Procfile, deploy specs and the root Dockerfile,
+    // weighed per kind against the language rules.
+    let chosen = stated::choose(repo_says, &analysis.processes);
+    let from_stated = |s: &Stated| process(&s.kind, &s.command, ProcessSource::Rule, s.confidence, s.evidence.clone());
     let fallback = |kind: &str| -> Option<Process> {
+        let said = chosen.iter().find(|s| s.kind == kind);
+        if let Some(s) = said.filter(|s| s.origin == StatedOrigin::Compose) {
+            return Some(from_stated(s)); // compose's `command` overrides the image's CMD
+        }
         if let Some((path, cmd)) = &docker_cmd {
             return Some(process(
                 kind,
@@ -400,6 +429,9 @@ fn assign_processes(
                 0.9,
                 vec![Evidence::new(path.clone(), "dockerfile.cmd")],
             ));
+        }
+        if let Some(s) = said {
+            return Some(from_stated(s));
         }
         if docker.is_some() {
             return None; // the image's own default runs; the rules' guesses would not apply
@@ -443,11 +475,16 @@ fn assign_processes(
         ));
         return false;
     }
+    plan.processes = chosen.iter().map(from_stated).collect();
     if docker.is_some() {
         return false;
     }
-    plan.processes = analysis.processes.iter().map(|c| from_candidate(c, None)).collect();
-    true
+    let covered: Vec<String> = chosen.iter().map(|s| s.kind.clone()).collect();
+    let rules: Vec<Process> =
+        analysis.processes.iter().filter(|c| !covered.contains(&c.kind)).map(|c| from_candidate(c, None)).collect();
+    let from_rules = !rules.is_empty() || chosen.is_empty();
+    plan.processes.extend(rules);
+    from_rules
 }
 
 fn sanitize_kind(name: &str) -> String {

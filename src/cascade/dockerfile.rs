@@ -145,9 +145,10 @@ pub fn parse(text: &str, path: &str) -> Dockerfile {
             _ => {}
         }
     }
-    d.entrypoint = entrypoint.clone().filter(|c| !c.trim().is_empty());
-    d.cmd = cmd.clone().filter(|c| !c.trim().is_empty());
-    d.command = match (entrypoint, cmd) {
+    // `ENTRYPOINT []` resets the base image's entrypoint: it adds nothing to the command.
+    d.entrypoint = entrypoint.filter(|c| !c.trim().is_empty());
+    d.cmd = cmd.filter(|c| !c.trim().is_empty());
+    d.command = match (d.entrypoint.clone(), d.cmd.clone()) {
         (Some(e), Some(c)) => Some(format!("{e} {c}")),
         (Some(e), None) => Some(e),
         (None, Some(c)) => Some(c),

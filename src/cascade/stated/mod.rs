@@ -143,7 +143,15 @@ const ONE_OFF_TARGETS: &[&str] = &[
 fn is_dev(cmd: &str) -> bool {
     let words: Vec<&str> = cmd.split_whitespace().collect();
     words.iter().any(|w| matches!(*w, "--reload" | "--debug" | "runserver" | "nodemon" | "vite" | "--watch"))
-        || words.windows(2).any(|p| matches!(p, ["next" | "nuxt", "dev"] | ["run", "dev"] | ["npm" | "yarn", "dev"]))
+        || words.windows(2).any(|p| {
+            matches!(
+                p,
+                ["next" | "nuxt" | "fastapi", "dev"]
+                    | ["run", "dev"]
+                    | ["npm" | "yarn", "dev"]
+                    | ["go" | "cargo", "run"]
+            )
+        })
 }
 
 /// The kind a command shows by itself: web when it serves HTTP, worker for known queue
@@ -171,7 +179,12 @@ pub(crate) fn is_not_app(cmd: &str) -> bool {
         return true;
     }
     let positional_one_off = key.positionals.iter().take(2).any(|p| ONE_OFF_TARGETS.contains(&p.as_str()));
+    // Django's manage.py runs the app only with runserver; every other command is a task.
+    let manage_task =
+        key.target.as_deref() == Some("manage.py") && key.positionals.get(1).is_none_or(|c| c != "runserver");
     positional_one_off
+        || manage_task
+        || key.program.contains('=')
         || matches!(key.program.as_str(), "pytest" | "pip" | "pip3" | "make" | "docker" | "docker-compose" | "jest")
 }
 
@@ -198,6 +211,12 @@ pub fn commands(view: &RepoView, language: Option<LanguageName>) -> Vec<Stated> 
             });
         }
     }
+    // A stated command that runs a start script of the repository: the script's server line.
+    for r in raw.iter_mut() {
+        if let Some(line) = scripts::resolve(view, &r.command) {
+            r.command = line;
+        }
+    }
     raw.extend(scripts::read(view));
     raw.extend(makefile::read(view));
     raw.extend(readme::read(view));
@@ -216,6 +235,11 @@ fn admit(view: &RepoView, language: Option<LanguageName>, raw: Raw) -> Option<St
     let kind = seen.clone().unwrap_or_else(|| "web".to_string());
     let cmd = if kind == "web" { procfile::fix_port(&cmd).unwrap_or(cmd) } else { cmd };
     let problems = validate::check(&cmd, &kind, language, view);
+    // Inline code is never a start command taken from text (DESIGN.md, admission).
+    let inline = cmd.split_whitespace().any(|w| matches!(w, "-c" | "-e" | "--eval" | "--require" | "-r"));
+    if raw.origin == StatedOrigin::Readme && inline {
+        return None;
+    }
     let blocking = |c: WarningCode| match raw.origin {
         StatedOrigin::Readme => c != WarningCode::HardcodedPort,
         _ => c == WarningCode::UnsafeCommand,
@@ -315,6 +339,9 @@ mod tests {
         assert!(is_not_app("python manage.py migrate"));
         assert!(is_not_app("nginx -g daemon off;"));
         assert!(!is_not_app("node server.js"));
+        assert!(is_not_app("python manage.py setup_db"));
+        assert!(!is_not_app("python manage.py runserver"));
+        assert!(is_not_app("PORT=$PORT"));
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub fn run_lines(text: &str) -> Vec<String> {
                 continue;
             }
             let l = line.trim_start_matches("$ ").trim_start_matches("> ").trim_start_matches("% ").trim();
+            let l = l.split_once(" #").map_or(l, |(cmd, _comment)| cmd.trim());
             if l.is_empty() || l.starts_with('#') {
                 continue;
             }

@@ -103,6 +103,22 @@ pub fn server_line(text: &str) -> Option<String> {
     only_port_variables(&line).then(|| line.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// The server line of the script a command runs (`./entrypoint.sh`, `sh start.sh`), when the
+/// command runs nothing else.
+pub(crate) fn resolve(view: &RepoView, cmd: &str) -> Option<String> {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let path = match words.as_slice() {
+        [p] => *p,
+        ["sh" | "bash", p] => *p,
+        _ => return None,
+    };
+    let path = path.trim_start_matches("./");
+    if !path.ends_with(".sh") && !is_script_name(path.rsplit('/').next().unwrap_or(path)) {
+        return None;
+    }
+    server_line(&view.text(path)?)
+}
+
 /// The server lines of the start scripts at the view's root and in bin/, scripts/, docker/.
 pub(crate) fn read(view: &RepoView) -> Vec<Raw> {
     let mut paths = Vec::new();
