@@ -481,6 +481,12 @@ fixtures! {
     injection_readme => "injection-readme",
     injection_package_json => "injection-package-json",
     injection_comments => "injection-comments",
+    stated_compose_monorepo => "stated-compose-monorepo",
+    stated_script => "stated-script",
+    stated_makefile => "stated-makefile",
+    stated_readme => "stated-readme",
+    stated_entrypoint_wrapper => "stated-entrypoint-wrapper",
+    stated_dockerfile_subdir => "stated-dockerfile-subdir",
 }
 
 /// Every directory under fixtures/ has a test, and every test a directory.

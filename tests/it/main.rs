@@ -11,4 +11,5 @@ mod procfile_pr;
 mod props;
 mod render;
 mod serve;
+mod stated;
 mod support;

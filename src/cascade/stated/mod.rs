@@ -260,7 +260,7 @@ fn admit(view: &RepoView, language: Option<LanguageName>, raw: Raw) -> Option<St
         kind,
         command: cmd,
         origin: raw.origin,
-        confidence,
+        confidence: round(confidence),
         evidence: vec![Evidence::new(raw.file.clone(), raw.origin.rule())],
     })
 }
@@ -275,6 +275,11 @@ fn script_exists(view: &RepoView, cmd: &str) -> bool {
     let Some(target) = command::process_key(cmd).and_then(|k| k.target) else { return true };
     let path = target.trim_start_matches("./");
     !SCRIPT_EXT.iter().any(|x| path.ends_with(x)) || view.is_file(path) || BUILT.iter().any(|b| path.starts_with(b))
+}
+
+/// Two decimals: confidences are calibrated to that, and plans stay readable.
+fn round(x: f32) -> f32 {
+    (x * 100.0).round() / 100.0
 }
 
 fn same_process(a: &str, b: &str) -> bool {
@@ -293,8 +298,11 @@ pub fn choose(stated: Vec<Stated>, rules: &[Candidate]) -> Vec<Stated> {
     let mut all: Vec<Stated> = Vec::new();
     for mut s in stated {
         if let Some(rule) = rules.iter().find(|c| same_process(&c.command, &s.command)) {
-            s.confidence = (s.confidence.max(rule.confidence) + CORROBORATED).min(MAX_CONFIDENCE);
-            if s.origin == StatedOrigin::Readme {
+            s.confidence = round((s.confidence.max(rule.confidence) + CORROBORATED).min(MAX_CONFIDENCE));
+            // A README line is a laptop's; the rule's rendering is the platform's, unless it
+            // would drop the port the README passes.
+            let keeps_port = command::mentions_port_var(&rule.command) || !command::mentions_port_var(&s.command);
+            if s.origin == StatedOrigin::Readme && keeps_port {
                 s.command = rule.command.clone();
             }
             if s.kind != rule.kind && kind_of(&s.command).is_none() {
