@@ -134,14 +134,20 @@ fn a_procfile_still_wins_over_everything_stated() {
 #[test]
 fn hostile_inputs_give_nothing_and_do_not_panic() {
     let nested = format!("services:\n  a:\n    build: .\n    command: {}x{}\n", "[".repeat(5_000), "]".repeat(5_000));
-    let anchors = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\nservices:\n  s:\n    build: .\n    command: *d\n";
+    // A billion laughs: each level nine aliases of the one before.
+    let mut anchors = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        let p = format!("*l{}", i - 1);
+        anchors.push_str(&format!("l{i}: &l{i} [{}]\n", vec![p.as_str(); 9].join(", ")));
+    }
+    anchors.push_str("services:\n  s:\n    build: .\n    command: *l8\n");
     let many_targets: String = (0..50_000).map(|i| format!("t{i}:\n\techo {i}\n")).collect();
     let fences = "```\n".repeat(50_000);
     let deep_script = format!("{}exec python app.py\n", "if true; then\n".repeat(10_000));
     let binary: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
     let cases: Vec<Vec<(&str, Vec<u8>)>> = vec![
         vec![("docker-compose.yml", nested.into_bytes())],
-        vec![("compose.yaml", anchors.as_bytes().to_vec())],
+        vec![("compose.yaml", anchors.into_bytes())],
         vec![("docker-compose.yml", binary.clone())],
         vec![("Makefile", many_targets.into_bytes())],
         vec![("Makefile", b"run:\n\tnode $(A$(B$(C)))\n".to_vec())],

@@ -9,7 +9,7 @@
 use serde_norway::Value as Yaml;
 
 use super::{join_words, Raw, StatedOrigin};
-use crate::cascade::{dockerfile, read_yaml};
+use crate::cascade::{dockerfile, read_manifest};
 use crate::view::RepoView;
 
 /// Base files first, production overrides last (later files override earlier ones).
@@ -26,6 +26,44 @@ const FILES: &[&str] = &[
 
 /// Most services read from one file.
 const MAX_SERVICES: usize = 64;
+/// Deepest flow or sequence nesting parsed: the YAML parser is superlinear in it, and no
+/// compose file nests more than a few levels.
+const MAX_NESTING: usize = 32;
+/// Most YAML aliases (`*name`) in a compose file that is parsed.
+const MAX_ALIASES: usize = 64;
+
+/// True when the text nests flow collections (`[[[`, `{{{`) or inline sequences (`- - -`)
+/// deeper than [`MAX_NESTING`], or holds more than [`MAX_ALIASES`] aliases. Linear; quotes are not tracked (a false positive only skips
+/// a compose file).
+fn too_deep(text: &str) -> bool {
+    let mut depth: usize = 0;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    // Aliases expand: a handful of `<<: *defaults` is normal, a lattice of them is a bomb.
+    let aliases = text.as_bytes().windows(2).filter(|w| matches!(w[0], b' ' | b'[' | b',') && w[1] == b'*').count();
+    aliases > MAX_ALIASES
+        || text.lines().any(|l| l.trim_start().split("- ").take(MAX_NESTING + 2).count() > MAX_NESTING + 1)
+}
+
+/// The parsed compose file, or None when absent, unreadable, too deep or not YAML.
+fn parse(at: &RepoView, file: &str) -> Option<Yaml> {
+    let text = read_manifest(at, file).ok().flatten()?;
+    if too_deep(&text) {
+        tracing::debug!(file, "compose file nests too deep; not read");
+        return None;
+    }
+    serde_norway::from_str(&text).ok()
+}
 
 /// One service built from the repository.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -77,7 +115,7 @@ fn join_dir(base: &str, rel: &str) -> String {
 pub fn services(at: &RepoView) -> Vec<ComposeService> {
     let mut out: Vec<ComposeService> = Vec::new();
     for file in FILES {
-        let Ok(Some(doc)) = read_yaml(at, file) else { continue };
+        let Some(doc) = parse(at, file) else { continue };
         let Some(map) = doc.get("services").and_then(Yaml::as_mapping) else { continue };
         for (name, svc) in map.iter().take(MAX_SERVICES) {
             let Some(name) = name.as_str() else { continue };
@@ -185,6 +223,13 @@ mod tests {
         assert_eq!(raw.len(), 2);
         assert_eq!(raw[0].file, "docker-compose.prod.yml");
         assert_eq!(raw[1].kind.as_deref(), Some("worker"));
+    }
+
+    #[test]
+    fn nesting_is_bounded_before_parsing() {
+        assert!(too_deep(&"[".repeat(33)));
+        assert!(too_deep(&format!("x: {}1", "- ".repeat(40))));
+        assert!(!too_deep("services:\n  a:\n    command: [\"a\", [\"b\"]]\n    ports:\n      - \"80:80\"\n"));
     }
 
     #[test]

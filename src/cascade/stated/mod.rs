@@ -200,6 +200,7 @@ pub(crate) fn join_words<'a>(words: impl IntoIterator<Item = &'a str>) -> String
 /// Every start command the repository states for the app at `view`, admitted and scored,
 /// in reading order (compose, other Dockerfiles, scripts, Makefile, README).
 pub fn commands(view: &RepoView, language: Option<LanguageName>) -> Vec<Stated> {
+    let _span = tracing::debug_span!("stated", subdir = view.subdir()).entered();
     let mut raw = compose::read(view);
     for d in dockerfile::elsewhere(view) {
         if let Some(c) = &d.command {
@@ -220,7 +221,10 @@ pub fn commands(view: &RepoView, language: Option<LanguageName>) -> Vec<Stated> 
     raw.extend(scripts::read(view));
     raw.extend(makefile::read(view));
     raw.extend(readme::read(view));
-    raw.into_iter().filter_map(|r| admit(view, language, r)).collect()
+    let read = raw.len();
+    let admitted: Vec<Stated> = raw.into_iter().filter_map(|r| admit(view, language, r)).collect();
+    tracing::debug!(read, admitted = admitted.len(), "stated commands");
+    admitted
 }
 
 /// The admission of one stated command: the port made `$PORT`, the validator passed, the
