@@ -138,7 +138,7 @@ fn hostile_inputs_give_nothing_and_do_not_panic() {
     let mut anchors = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x]\n");
     for i in 1..9 {
         let p = format!("*l{}", i - 1);
-        anchors.push_str(&format!("l{i}: &l{i} [{}]\n", vec![p.as_str(); 9].join(", ")));
+        anchors.push_str(&format!("l{i}: &l{i} [{}]\n", [p.as_str(); 9].join(", ")));
     }
     anchors.push_str("services:\n  s:\n    build: .\n    command: *l8\n");
     let many_targets: String = (0..50_000).map(|i| format!("t{i}:\n\techo {i}\n")).collect();
