@@ -430,7 +430,7 @@ fn assign_processes(
                 vec![Evidence::new(path.clone(), "dockerfile.cmd")],
             ));
         }
-        if let Some(s) = said {
+        if let Some(s) = said.filter(|_| docker.is_none()) {
             return Some(from_stated(s));
         }
         if docker.is_some() {
@@ -475,10 +475,12 @@ fn assign_processes(
         ));
         return false;
     }
-    plan.processes = chosen.iter().map(from_stated).collect();
     if docker.is_some() {
+        // The image's own default runs unless compose overrides it for this build.
+        plan.processes = chosen.iter().filter(|s| s.origin == StatedOrigin::Compose).map(from_stated).collect();
         return false;
     }
+    plan.processes = chosen.iter().map(from_stated).collect();
     let covered: Vec<String> = chosen.iter().map(|s| s.kind.clone()).collect();
     let rules: Vec<Process> =
         analysis.processes.iter().filter(|c| !covered.contains(&c.kind)).map(|c| from_candidate(c, None)).collect();

@@ -129,6 +129,31 @@ fn a_procfile_still_wins_over_everything_stated() {
     assert_eq!((p.command.as_str(), p.source), ("gunicorn app:app", ProcessSource::Procfile));
 }
 
+#[test]
+fn with_a_root_dockerfile_only_compose_overrides_the_image_default() {
+    let files = |compose: bool| {
+        let mut f = vec![
+            ("Dockerfile", "FROM python:3.12\nCOPY . .\n"),
+            ("requirements.txt", "flask\n"),
+            ("app.py", "print()\n"),
+            ("README.md", "```sh\npython app.py --port 8000\n```\n"),
+            ("Makefile", "run:\n\tpython app.py\n"),
+        ];
+        if compose {
+            f.push((
+                "compose.yaml",
+                "services:\n  web:\n    build: .\n    command: python app.py --port 80\n    ports: [\"80:80\"]\n",
+            ));
+        }
+        RepoView::from_memory(f)
+    };
+    let plan = repo_scanner::scan(&files(false), mem());
+    assert_eq!(plan.strategy, Strategy::Dockerfile);
+    assert!(plan.processes.is_empty(), "README/Makefile must not replace the image's default: {:?}", plan.processes);
+    let plan = repo_scanner::scan(&files(true), mem());
+    expect(plan.process("web"), "web", "python app.py --port $PORT", StatedOrigin::Compose, "review");
+}
+
 /// Every reader on inputs built to hurt: huge, deep, binary, unbalanced. None panics, each
 /// returns little.
 #[test]
