@@ -45,7 +45,7 @@ fn compose_build_contexts_are_apps_with_their_commands() {
     let plan = scan("stated-compose-monorepo");
     assert!(plan.monorepo);
     let dirs: Vec<&str> = plan.apps.iter().map(|a| a.subdir.as_str()).collect();
-    assert_eq!(dirs, ["api", "bot"], "the postgres image is not an app");
+    assert_eq!(dirs, ["api", "bot"], "neither the postgres image nor the nginx proxy is an app");
     // The compose port becomes $PORT; the FastAPI rule names the same app: corroborated.
     expect(
         plan.apps[0].process("web"),

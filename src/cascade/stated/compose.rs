@@ -9,7 +9,7 @@
 use serde_norway::Value as Yaml;
 
 use super::{join_words, Raw, StatedOrigin};
-use crate::cascade::{dockerfile, read_manifest};
+use crate::cascade::{detect_all, dockerfile, read_manifest, Strength};
 use crate::view::RepoView;
 
 /// Base files first, production overrides last (later files override earlier ones).
@@ -153,10 +153,18 @@ pub fn services(at: &RepoView) -> Vec<ComposeService> {
     out
 }
 
-/// Every service built from the repository whose context is a subdirectory of `view`: the
-/// apps a compose file declares.
+/// Every service built from the repository whose context is a subdirectory of `view` with a
+/// language manifest of its own: the apps a compose file declares. A context with only a
+/// Dockerfile (an nginx or database image with its config) is infrastructure, not an app.
 pub fn app_dirs(view: &RepoView) -> Vec<ComposeService> {
-    services(view).into_iter().filter(|s| s.dir != view.subdir() && view.is_dir(&rel_to(view, &s.dir))).collect()
+    services(view)
+        .into_iter()
+        .filter(|s| s.dir != view.subdir())
+        .filter(|s| {
+            let rel = rel_to(view, &s.dir);
+            !rel.is_empty() && detect_all(&view.subview(&rel)).iter().any(|d| d.strength >= Strength::Normal)
+        })
+        .collect()
 }
 
 fn rel_to(view: &RepoView, dir: &str) -> String {
@@ -218,6 +226,7 @@ mod tests {
                 ("worker".into(), "api".into(), Some("celery -A tasks worker".into()), false),
             ]
         );
+        assert!(app_dirs(&v).is_empty(), "api/ has no manifest");
         let sub = v.subview("api");
         let raw = read(&sub);
         assert_eq!(raw.len(), 2);

@@ -105,7 +105,7 @@ pub fn server_line(text: &str) -> Option<String> {
 
 /// The server line of the script a command runs (`./entrypoint.sh`, `sh start.sh`), when the
 /// command runs nothing else.
-pub(crate) fn resolve(view: &RepoView, cmd: &str) -> Option<String> {
+pub fn resolve(view: &RepoView, cmd: &str) -> Option<String> {
     let words: Vec<&str> = cmd.split_whitespace().collect();
     let path = match words.as_slice() {
         [p] => *p,
