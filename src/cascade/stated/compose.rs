@@ -139,7 +139,17 @@ pub fn services(at: &RepoView) -> Vec<ComposeService> {
                 _ if existing.is_some() => {}
                 _ => continue, // image only: not built from this repository
             }
-            if let Some(c) = svc.get("command").and_then(text_or_list) {
+            let command = svc.get("command").and_then(text_or_list);
+            // An entrypoint that only runs its arguments adds nothing; another one is the
+            // program the command's words are given to.
+            let ctx = at.subview(s.dir.strip_prefix(at.subdir()).unwrap_or(&s.dir).trim_start_matches('/'));
+            let entrypoint =
+                svc.get("entrypoint").and_then(text_or_list).filter(|ep| !dockerfile::is_wrapper(&ctx, ep, None));
+            let command = match (entrypoint, command) {
+                (Some(e), Some(c)) => Some(format!("{e} {c}")),
+                (e, c) => e.or(c),
+            };
+            if let Some(c) = command {
                 s.command = Some(c);
                 s.file = at.repo_path(file);
             }
@@ -232,6 +242,16 @@ mod tests {
         assert_eq!(raw.len(), 2);
         assert_eq!(raw[0].file, "docker-compose.prod.yml");
         assert_eq!(raw[1].kind.as_deref(), Some("worker"));
+    }
+
+    #[test]
+    fn entrypoints_join_their_command_unless_they_wrap() {
+        let v = RepoView::from_memory([(
+            "compose.yml",
+            "services:\n  a:\n    build: .\n    entrypoint: [\"python\"]\n    command: [\"app.py\"]\n  b:\n    build: .\n    entrypoint: [\"tini\", \"--\"]\n    command: node s.js\n",
+        )]);
+        let got: Vec<_> = services(&v).into_iter().filter_map(|s| s.command).collect();
+        assert_eq!(got, ["python app.py", "node s.js"]);
     }
 
     #[test]

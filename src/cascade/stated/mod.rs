@@ -197,6 +197,16 @@ pub(crate) fn join_words<'a>(words: impl IntoIterator<Item = &'a str>) -> String
         .join(" ")
 }
 
+/// Paths under the image's WORKDIR made relative: the buildpacks run the app from its own
+/// directory, not from where the Dockerfile copied it.
+fn strip_workdir(cmd: &str, workdir: Option<&str>) -> String {
+    let Some(w) = workdir.map(|w| w.trim_end_matches('/')).filter(|w| w.starts_with('/') && w.len() > 1) else {
+        return cmd.to_string();
+    };
+    let prefix = format!("{w}/");
+    cmd.split(' ').map(|word| word.strip_prefix(&prefix).unwrap_or(word)).collect::<Vec<_>>().join(" ")
+}
+
 /// Every start command the repository states for the app at `view`, admitted and scored,
 /// in reading order (compose, other Dockerfiles, scripts, Makefile, README).
 pub fn commands(view: &RepoView, language: Option<LanguageName>) -> Vec<Stated> {
@@ -206,7 +216,7 @@ pub fn commands(view: &RepoView, language: Option<LanguageName>) -> Vec<Stated> 
         if let Some(c) = &d.command {
             raw.push(Raw {
                 kind: None,
-                command: c.clone(),
+                command: strip_workdir(c, d.workdir.as_deref()),
                 origin: StatedOrigin::Dockerfile,
                 file: view.repo_path(&d.path),
             });
@@ -340,6 +350,12 @@ pub fn choose(stated: Vec<Stated>, rules: &[Candidate]) -> Vec<Stated> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workdir_paths_become_relative() {
+        assert_eq!(strip_workdir("python /srv/app.py --x /srv", Some("/srv/")), "python app.py --x /srv");
+        assert_eq!(strip_workdir("python /app.py", Some("/")), "python /app.py");
+    }
 
     #[test]
     fn kinds_from_the_command() {
