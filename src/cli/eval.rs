@@ -62,6 +62,9 @@ pub enum MergeCommand {
         /// Where the merged report goes.
         #[arg(long, default_value = "target/eval")]
         out: PathBuf,
+        /// Also write the rule calibration table (eval/calibration.md) of the merged report.
+        #[arg(long)]
+        calibration: Option<PathBuf>,
     },
 }
 
@@ -69,11 +72,15 @@ pub enum MergeCommand {
 pub const GATE_FAILED: i32 = 3;
 
 pub fn run(args: EvalArgs) -> Result<(), CliError> {
-    if let Some(MergeCommand::Merge { reports, out }) = args.merge {
+    if let Some(MergeCommand::Merge { reports, out, calibration }) = args.merge {
         let loaded =
             reports.iter().map(|p| Report::load(p)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::from)?;
         let merged = Report::merge(loaded).map_err(anyhow::Error::from)?;
         run::write(&merged, &out).map_err(anyhow::Error::from)?;
+        if let Some(path) = calibration {
+            std::fs::write(&path, ev::calibration::table(&merged))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
         print_out(&summary(&merged, &out))?;
         return Ok(());
     }
@@ -139,5 +146,8 @@ fn summary(r: &Report, out: &std::path::Path) -> String {
     for (k, v) in &r.per_field {
         s.push_str(&format!("\n  {k:<14} {:.1}% ({}/{})", v.accuracy * 100.0, v.passed, v.checks));
     }
+    // Last, on one line: a hook prints it.
+    s.push('\n');
+    s.push_str(&r.summary_line());
     s
 }
