@@ -123,6 +123,66 @@ fn built_main(pkg: &Value) -> Option<String> {
         .then(|| main.to_string())
 }
 
+/// Chat-bot libraries: a package built on one of these and serving no HTTP is a worker.
+const BOTS: &[&str] = &["telegraf", "discord.js", "grammy", "node-telegram-bot-api", "eris", "@slack/bolt", "tmi.js"];
+
+/// Development servers: a `start` script running one serves unbuilt code with file watching,
+/// so it is proposed but never trusted.
+const DEV_SERVERS: &[&str] = &[
+    "nodemon",
+    "react-scripts start",
+    "vite",
+    "next dev",
+    "webpack serve",
+    "webpack-dev-server",
+    "ng serve",
+    "parcel",
+];
+
+fn runs_dev_server(start: &str) -> bool {
+    DEV_SERVERS
+        .iter()
+        .any(|d| start.split("&&").any(|seg| seg.trim_start().starts_with(d) || seg.contains(&format!(" {d}"))))
+        || start.contains(" dev")
+}
+
+/// Source files a server may start from: shallow `.js`/`.mjs`/`.cjs`/`.ts` files outside
+/// front-end, build-output and test folders.
+fn server_sources(view: &RepoView) -> Vec<String> {
+    let skip = ["public/", "static/", "client/", "frontend/", "dist/", "build/", "coverage/"];
+    ["js", "mjs", "cjs"]
+        .iter()
+        .flat_map(|ext| super::source_files(view, &format!(".{ext}"), 2, 400))
+        .filter(|p| !skip.iter().any(|d| p.starts_with(d)) && !p.contains(".config.") && !p.contains(".test."))
+        .collect()
+}
+
+/// The file that binds `process.env.PORT` with a `listen(` call: what the code itself starts.
+/// Several such files: the shallowest, and a tie between equally deep ones is no answer.
+fn listening_file(view: &RepoView) -> Option<String> {
+    let mut hits: Vec<String> = server_sources(view)
+        .into_iter()
+        .filter(|f| view.text(f).is_some_and(|t| t.contains("listen(") && t.contains("process.env.PORT")))
+        .collect();
+    hits.sort_by_key(|f| (f.matches('/').count(), f.clone()));
+    match hits.as_slice() {
+        [] => None,
+        [only] => Some(only.clone()),
+        [a, b, ..] if a.matches('/').count() < b.matches('/').count() => Some(a.clone()),
+        _ => None,
+    }
+}
+
+/// `<dir>/web.js` beside `<dir>/worker.js`: the web/worker split of a Procfile, as files.
+fn web_beside_worker(view: &RepoView) -> Option<String> {
+    ENTRY_DIRS.iter().find_map(|dir| {
+        ["js", "mjs", "cjs"].iter().find_map(|ext| {
+            let web = format!("{dir}web.{ext}");
+            (view.is_file(&web) && view.is_file(&format!("{dir}worker.{ext}"))).then_some(web)
+        })
+    })
+}
+
 /// Directories an entry file conventionally sits in, in order.
 const ENTRY_DIRS: &[&str] = &["", "lib/", "src/", "server/", "bin/"];
 
@@ -190,9 +250,26 @@ impl Ecosystem for Node {
         let pm = package_manager(view, &pkg);
         let ev = |rule: &str| vec![Evidence::new(pj.clone(), rule.to_string())];
 
+        let is_bot = BOTS.iter().any(|b| has_runtime_dep(&pkg, b));
+        let serves = SERVERS.iter().any(|d| has_runtime_dep(&pkg, d));
+        let listening = listening_file(view);
         if let Some(start) = script(&pkg, "start").filter(|s| !runs_procfile(s)) {
-            let conf = if start.contains("nodemon") || start.contains(" dev") { 0.6 } else { 0.9 };
-            a.processes.push(Candidate::new("web", format!("{pm} start"), conf, ev("nodejs.scripts_start")));
+            if runs_dev_server(start) {
+                a.processes.push(Candidate::new("web", format!("{pm} start"), 0.4, ev("nodejs.scripts_start_dev")));
+                a.questions.push(Question {
+                    code: QuestionCode::NoWebCommand,
+                    detail: format!(
+                        "scripts.start runs a development server ({start}); a production start command is needed"
+                    ),
+                });
+            } else {
+                let (kind, rule) = if is_bot && !serves && listening.is_none() {
+                    ("worker", "nodejs.bot_start")
+                } else {
+                    ("web", "nodejs.scripts_start")
+                };
+                a.processes.push(Candidate::new(kind, format!("{pm} start"), 0.85, ev(rule)));
+            }
         } else if has_dep(&pkg, "next") {
             a.processes.push(Candidate::new("web", "node_modules/.bin/next start -p $PORT", 0.8, ev("nodejs.nextjs")));
         } else if has_dep(&pkg, "@nestjs/core") {
@@ -206,6 +283,15 @@ impl Ecosystem for Node {
             a.processes.push(Candidate::new("web", format!("node {main}"), 0.7, ev("nodejs.main")));
         } else if let Some(main) = built_main(&pkg) {
             a.processes.push(Candidate::new("web", format!("node {main}"), 0.6, ev("nodejs.main_built")));
+        } else if let Some(file) = listening {
+            let evidence = vec![Evidence::new(view.repo_path(&file), "nodejs.listen_port")];
+            a.processes.push(Candidate::new("web", format!("node {file}"), 0.8, evidence));
+        } else if let Some(web) = web_beside_worker(view) {
+            let evidence = vec![Evidence::new(view.repo_path(&web), "nodejs.web_file")];
+            a.processes.push(Candidate::new("web", format!("node {web}"), 0.7, evidence));
+        } else if let Some(entry) = entry_file(view, &["bot", "index", "main"]).filter(|_| is_bot && !serves) {
+            let evidence = vec![Evidence::new(view.repo_path(&entry), "nodejs.bot_file")];
+            a.processes.push(Candidate::new("worker", format!("node {entry}"), 0.7, evidence));
         } else if let Some(entry) = entry_file(view, &["server", "index", "app", "main"]) {
             a.processes.push(Candidate::new(
                 "web",
@@ -221,7 +307,10 @@ impl Ecosystem for Node {
                         .into(),
             });
         }
-        if script(&pkg, "worker").is_some() {
+        let has_worker = a.processes.iter().any(|p| p.kind == "worker");
+        if has_worker {
+            // A bot's own start is its worker already.
+        } else if script(&pkg, "worker").is_some() {
             let cmd = if pm == "npm" { "npm run worker".to_string() } else { format!("{pm} worker") };
             a.processes.push(Candidate::new("worker", cmd, 0.7, ev("nodejs.scripts_worker")));
         } else if let Some(worker) = entry_file(view, &["worker"]) {
