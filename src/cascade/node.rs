@@ -86,7 +86,13 @@ pub fn package_manager(view: &RepoView, pkg: &Value) -> &'static str {
     if declared.starts_with("yarn") {
         return "yarn";
     }
+    if declared.starts_with("bun") {
+        return "bun";
+    }
     for dir in view.ancestors() {
+        if dir.is_file("bun.lockb") || dir.is_file("bun.lock") || dir.is_file("bunfig.toml") {
+            return "bun";
+        }
         if dir.is_file("pnpm-lock.yaml") || dir.is_file("pnpm-workspace.yaml") {
             return "pnpm";
         }
@@ -150,7 +156,7 @@ fn runs_dev_server(start: &str) -> bool {
 /// front-end, build-output and test folders.
 fn server_sources(view: &RepoView) -> Vec<String> {
     let skip = ["public/", "static/", "client/", "frontend/", "dist/", "build/", "coverage/"];
-    ["js", "mjs", "cjs"]
+    ["js", "mjs", "cjs", "ts"]
         .iter()
         .flat_map(|ext| super::source_files(view, &format!(".{ext}"), 2, 400))
         .filter(|p| !skip.iter().any(|d| p.starts_with(d)) && !p.contains(".config.") && !p.contains(".test."))
@@ -160,10 +166,8 @@ fn server_sources(view: &RepoView) -> Vec<String> {
 /// The file that binds `process.env.PORT` with a `listen(` call: what the code itself starts.
 /// Several such files: the shallowest, and a tie between equally deep ones is no answer.
 fn listening_file(view: &RepoView) -> Option<String> {
-    let mut hits: Vec<String> = server_sources(view)
-        .into_iter()
-        .filter(|f| view.text(f).is_some_and(|t| t.contains("listen(") && t.contains("process.env.PORT")))
-        .collect();
+    let mut hits: Vec<String> =
+        server_sources(view).into_iter().filter(|f| view.text(f).is_some_and(|t| binds_port(&t))).collect();
     hits.sort_by_key(|f| (f.matches('/').count(), f.clone()));
     match hits.as_slice() {
         [] => None,
@@ -171,6 +175,22 @@ fn listening_file(view: &RepoView) -> Option<String> {
         [a, b, ..] if a.matches('/').count() < b.matches('/').count() => Some(a.clone()),
         _ => None,
     }
+}
+
+/// `listen(` on `process.env.PORT`, or `Bun.serve(` (which reads $PORT itself).
+fn binds_port(text: &str) -> bool {
+    (text.contains("listen(") && (text.contains("process.env.PORT") || text.contains("Bun.env.PORT")))
+        || text.contains("Bun.serve(")
+}
+
+/// The build-output file a start script runs (`node dist/index.js`), if any.
+fn runs_build_output(start: &str) -> Option<String> {
+    let key = crate::command::process_key(start)?;
+    if key.program != "node" {
+        return None;
+    }
+    let file = key.positionals.first()?.trim_start_matches("./").to_string();
+    ["dist/", "build/", "out/"].iter().any(|d| file.starts_with(d)).then_some(file)
 }
 
 /// `<dir>/web.js` beside `<dir>/worker.js`: the web/worker split of a Procfile, as files.
@@ -251,11 +271,15 @@ impl Ecosystem for Node {
         let ev = |rule: &str| vec![Evidence::new(pj.clone(), rule.to_string())];
 
         let is_bot = BOTS.iter().any(|b| has_runtime_dep(&pkg, b));
+        // `npm start` / `yarn start` / `pnpm start`; Bun runs scripts with `bun run`.
+        let start_cmd = if pm == "bun" { "bun run start".to_string() } else { format!("{pm} start") };
+        let runner = |file: &str| if pm == "bun" { format!("bun {file}") } else { format!("node {file}") };
         let serves = SERVERS.iter().any(|d| has_runtime_dep(&pkg, d));
-        let listening = listening_file(view);
+        // TypeScript runs as-is only under Bun; Node runs its build output (the start script).
+        let listening = listening_file(view).filter(|f| pm == "bun" || !f.ends_with(".ts"));
         if let Some(start) = script(&pkg, "start").filter(|s| !runs_procfile(s)) {
             if runs_dev_server(start) {
-                a.processes.push(Candidate::new("web", format!("{pm} start"), 0.4, ev("nodejs.scripts_start_dev")));
+                a.processes.push(Candidate::new("web", start_cmd.clone(), 0.4, ev("nodejs.scripts_start_dev")));
                 a.questions.push(Question {
                     code: QuestionCode::NoWebCommand,
                     detail: format!(
@@ -268,7 +292,18 @@ impl Ecosystem for Node {
                 } else {
                     ("web", "nodejs.scripts_start")
                 };
-                a.processes.push(Candidate::new(kind, format!("{pm} start"), 0.85, ev(rule)));
+                // `node dist/server.js` needs the build that makes dist/: without a build
+                // script and with no dist/ committed, the start cannot work as it stands.
+                let unbuilt =
+                    runs_build_output(start).is_some_and(|f| !view.is_file(&f)) && script(&pkg, "build").is_none();
+                let confidence = if unbuilt { 0.4 } else { 0.85 };
+                a.processes.push(Candidate::new(kind, start_cmd.clone(), confidence, ev(rule)));
+                if unbuilt {
+                    a.questions.push(Question {
+                        code: QuestionCode::NoWebCommand,
+                        detail: format!("scripts.start runs build output ({start}) but no build script produces it"),
+                    });
+                }
             }
         } else if has_dep(&pkg, "next") {
             a.processes.push(Candidate::new("web", "node_modules/.bin/next start -p $PORT", 0.8, ev("nodejs.nextjs")));
@@ -285,7 +320,7 @@ impl Ecosystem for Node {
             a.processes.push(Candidate::new("web", format!("node {main}"), 0.6, ev("nodejs.main_built")));
         } else if let Some(file) = listening {
             let evidence = vec![Evidence::new(view.repo_path(&file), "nodejs.listen_port")];
-            a.processes.push(Candidate::new("web", format!("node {file}"), 0.8, evidence));
+            a.processes.push(Candidate::new("web", runner(&file), 0.8, evidence));
         } else if let Some(web) = web_beside_worker(view) {
             let evidence = vec![Evidence::new(view.repo_path(&web), "nodejs.web_file")];
             a.processes.push(Candidate::new("web", format!("node {web}"), 0.7, evidence));

@@ -117,7 +117,18 @@ impl Ecosystem for Ruby {
         .map(str::to_string);
 
         let gemfile_ev = Evidence::new(gf.clone(), "ruby.gemfile");
-        if rails {
+        let puma_conf = view.is_file("config/puma.rb") && has("puma");
+        let unicorn_conf = view.is_file("config/unicorn.rb") && has("unicorn");
+        if (rails || rackup) && (puma_conf || unicorn_conf) {
+            // The app's own server config names its port and workers: run the server with it.
+            let (cmd, conf_file, rule) = if puma_conf {
+                ("bundle exec puma -C config/puma.rb", "config/puma.rb", "ruby.puma_config")
+            } else {
+                ("bundle exec unicorn -p $PORT -c ./config/unicorn.rb", "config/unicorn.rb", "ruby.unicorn_config")
+            };
+            let ev = vec![Evidence::new(view.repo_path(conf_file), rule), gemfile_ev.clone()];
+            a.processes.push(Candidate::new("web", cmd, 0.8, ev));
+        } else if rails {
             let mut ev = vec![gemfile_ev.clone()];
             if view.is_file("config/application.rb") {
                 ev.push(Evidence::new(view.repo_path("config/application.rb"), "ruby.rails"));
@@ -167,6 +178,10 @@ impl Ecosystem for Ruby {
             a.processes.push(Candidate::new("worker", cmd, 0.6, ev));
         } else if has("resque") {
             a.processes.push(Candidate::new("worker", "QUEUE=* bundle exec rake resque:work", 0.5, vec![gemfile_ev]));
+        } else if has("good_job") {
+            a.processes.push(Candidate::new("worker", "bundle exec good_job start", 0.5, vec![gemfile_ev]));
+        } else if has("delayed_job") || has("delayed_job_active_record") {
+            a.processes.push(Candidate::new("worker", "bundle exec rake jobs:work", 0.5, vec![gemfile_ev]));
         }
         a.evidence.push(Evidence::new(gf, "ruby.gemfile"));
         if let Some((_, f)) = &a.version {

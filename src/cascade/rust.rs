@@ -247,7 +247,11 @@ impl Ecosystem for Rust {
                     (_, true) => 0.6,
                     _ => 0.7,
                 };
-                let ev = vec![Evidence::new(b.source.clone().unwrap_or_else(|| b.manifest.clone()), rule)];
+                let file = match (&b.source, rule) {
+                    (Some(src), "rust.bin_binds_port") => src.clone(),
+                    _ => b.manifest.clone(),
+                };
+                let ev = vec![Evidence::new(file, rule)];
                 a.processes.push(Candidate::new(kind, b.name.clone(), confidence, ev));
             }
             Some((b, _)) => a.questions.push(Question {
