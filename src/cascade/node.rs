@@ -152,15 +152,17 @@ fn runs_dev_server(start: &str) -> bool {
         || start.contains(" dev")
 }
 
-/// Source files a server may start from: shallow `.js`/`.mjs`/`.cjs`/`.ts` files outside
-/// front-end, build-output and test folders.
+/// Files a server conventionally starts from: an entry name (server, index, app, main, web)
+/// in an entry directory (ENTRY_DIRS, plus backend/ and api/ layouts). The code then decides
+/// which of them serves; a file under any other name is not guessed at.
 fn server_sources(view: &RepoView) -> Vec<String> {
-    let skip = ["public/", "static/", "client/", "frontend/", "dist/", "build/", "coverage/"];
-    ["js", "mjs", "cjs", "ts"]
-        .iter()
-        .flat_map(|ext| super::source_files(view, &format!(".{ext}"), 2, 400))
-        .filter(|p| !skip.iter().any(|d| p.starts_with(d)) && !p.contains(".config.") && !p.contains(".test."))
-        .collect()
+    let dirs = ENTRY_DIRS.iter().copied().chain(["backend/", "backend/src/", "api/", "src/server/"]);
+    let stems = ["server", "index", "app", "main", "web"];
+    dirs.flat_map(|d| {
+        stems.iter().flat_map(move |s| ["js", "mjs", "cjs", "ts"].iter().map(move |e| format!("{d}{s}.{e}")))
+    })
+    .filter(|f| view.is_file(f))
+    .collect()
 }
 
 /// The file that binds `process.env.PORT` with a `listen(` call: what the code itself starts.

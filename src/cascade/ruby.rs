@@ -117,7 +117,8 @@ impl Ecosystem for Ruby {
         .map(str::to_string);
 
         let gemfile_ev = Evidence::new(gf.clone(), "ruby.gemfile");
-        let puma_conf = view.is_file("config/puma.rb") && has("puma");
+        // Only a config that binds $PORT itself can stand without `-p $PORT`.
+        let puma_conf = has("puma") && view.text("config/puma.rb").is_some_and(|t| t.contains("PORT"));
         let unicorn_conf = view.is_file("config/unicorn.rb") && has("unicorn");
         if (rails || rackup) && (puma_conf || unicorn_conf) {
             // The app's own server config names its port and workers: run the server with it.
