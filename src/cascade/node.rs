@@ -282,8 +282,9 @@ impl Ecosystem for Node {
         if let Some(start) = script(&pkg, "start").filter(|s| !runs_procfile(s)) {
             if runs_dev_server(start) {
                 a.processes.push(Candidate::new("web", start_cmd.clone(), 0.4, ev("nodejs.scripts_start_dev")));
+                // Not NoWebCommand: there is a web command, it is just not fit for production.
                 a.questions.push(Question {
-                    code: QuestionCode::NoWebCommand,
+                    code: QuestionCode::ConflictingSignals,
                     detail: format!(
                         "scripts.start runs a development server ({start}); a production start command is needed"
                     ),
@@ -302,7 +303,7 @@ impl Ecosystem for Node {
                 a.processes.push(Candidate::new(kind, start_cmd.clone(), confidence, ev(rule)));
                 if unbuilt {
                     a.questions.push(Question {
-                        code: QuestionCode::NoWebCommand,
+                        code: QuestionCode::ConflictingSignals,
                         detail: format!("scripts.start runs build output ({start}) but no build script produces it"),
                     });
                 }

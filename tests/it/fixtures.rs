@@ -484,6 +484,23 @@ fixtures! {
     injection_readme => "injection-readme",
     injection_package_json => "injection-package-json",
     injection_comments => "injection-comments",
+    node_listen_port => "node-listen-port",
+    node_telegraf_bot => "node-telegraf-bot",
+    node_vite_dev_start => "node-vite-dev-start",
+    node_ts_dist => "node-ts-dist",
+    node_web_worker_files => "node-web-worker-files",
+    bun_serve => "bun-serve",
+    deno_serve => "deno-serve",
+    ruby_rack_unicorn => "ruby-rack-unicorn",
+    go_gopath_imports => "go-gopath-imports",
+    go_cmd_serving => "go-cmd-serving",
+    rust_discord_bot => "rust-discord-bot",
+    rust_workspace_port => "rust-workspace-port",
+    java_maven_multimodule => "java-maven-multimodule",
+    java_maven_assembly_bot => "java-maven-assembly-bot",
+    java_maven_classpath => "java-maven-classpath",
+    java_spring_profiles => "java-spring-profiles",
+    php_web_docroot => "php-web-docroot",
 }
 
 /// Every directory under fixtures/ has a test, and every test a directory.
