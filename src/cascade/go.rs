@@ -304,7 +304,13 @@ impl Ecosystem for Go {
 
         match found {
             Some((name, ev)) if is_plain_name(&name) && !name.contains('/') => {
-                a.processes.push(Candidate::new("web", name, 0.7, vec![ev]));
+                // Earned confidences, eval/calibration.md; rules without data keep 0.7.
+                let confidence = match ev.rule.as_str() {
+                    "go.module_binary" => 0.83,
+                    "go.legacy_binary" | "go.import_path" => 0.67,
+                    _ => 0.7,
+                };
+                a.processes.push(Candidate::new("web", name, confidence, vec![ev]));
             }
             Some((name, ev)) => a.questions.push(Question {
                 code: QuestionCode::NoWebCommand,

@@ -459,7 +459,11 @@ impl Ecosystem for Jvm {
         match jar {
             Ok(jar) => {
                 let (prop, confidence) = match a.framework.as_deref() {
-                    Some("spring-boot") => ("-Dserver.port=$PORT ", 0.75),
+                    // jvm.maven earned 0.83 (4/4, eval/calibration.md), Spring Boot jars all.
+                    Some("spring-boot") if spec == "jvm.maven" => ("-Dserver.port=$PORT ", 0.83),
+                    // jvm.gradle earned 0.5 (1/2); the module and classpath rules 0.67 (1/1).
+                    Some("spring-boot") if spec == "jvm.gradle" => ("-Dserver.port=$PORT ", 0.5),
+                    Some("spring-boot") => ("-Dserver.port=$PORT ", 0.67),
                     Some("quarkus") => ("-Dquarkus.http.port=$PORT ", 0.7),
                     Some("micronaut") => ("-Dmicronaut.server.port=$PORT ", 0.65),
                     _ => ("", 0.5),
@@ -468,7 +472,8 @@ impl Ecosystem for Jvm {
                     Some(main) => format!("-cp target/classes:target/dependency/* {main}"),
                     None => format!("-jar {jar}"),
                 };
-                let (kind, spec, confidence) = if bot { ("worker", "jvm.bot", 0.6) } else { ("web", spec, confidence) };
+                let (kind, spec, confidence) =
+                    if bot { ("worker", "jvm.bot", 0.67) } else { ("web", spec, confidence) };
                 let cmd = format!("java {prop}$JAVA_OPTS {run}");
                 // Spring profiles named after process types (application-worker.yml) are how
                 // one jar runs as both: each process activates its own.

@@ -299,7 +299,12 @@ impl Ecosystem for Node {
                 // script and with no dist/ committed, the start cannot work as it stands.
                 let unbuilt =
                     runs_build_output(start).is_some_and(|f| !view.is_file(&f)) && script(&pkg, "build").is_none();
-                let confidence = if unbuilt { 0.4 } else { 0.85 };
+                // 9/9 on corpus + wild (eval/calibration.md): the one Node rule that earns `ready`.
+                let confidence = match (unbuilt, rule) {
+                    (true, _) => 0.4,
+                    (false, "nodejs.scripts_start") => 0.91,
+                    _ => 0.7,
+                };
                 a.processes.push(Candidate::new(kind, start_cmd.clone(), confidence, ev(rule)));
                 if unbuilt {
                     a.questions.push(Question {
@@ -323,10 +328,10 @@ impl Ecosystem for Node {
             a.processes.push(Candidate::new("web", format!("node {main}"), 0.6, ev("nodejs.main_built")));
         } else if let Some(file) = listening {
             let evidence = vec![Evidence::new(view.repo_path(&file), "nodejs.listen_port")];
-            a.processes.push(Candidate::new("web", runner(&file), 0.8, evidence));
+            a.processes.push(Candidate::new("web", runner(&file), 0.7, evidence));
         } else if let Some(web) = web_beside_worker(view) {
             let evidence = vec![Evidence::new(view.repo_path(&web), "nodejs.web_file")];
-            a.processes.push(Candidate::new("web", format!("node {web}"), 0.7, evidence));
+            a.processes.push(Candidate::new("web", format!("node {web}"), 0.67, evidence));
         } else if let Some(entry) = entry_file(view, &["bot", "index", "main"]).filter(|_| is_bot && !serves) {
             let evidence = vec![Evidence::new(view.repo_path(&entry), "nodejs.bot_file")];
             a.processes.push(Candidate::new("worker", format!("node {entry}"), 0.7, evidence));
@@ -334,7 +339,7 @@ impl Ecosystem for Node {
             a.processes.push(Candidate::new(
                 "web",
                 format!("node {entry}"),
-                0.6,
+                0.67,
                 vec![Evidence::new(view.repo_path(&entry), "nodejs.entry_file")],
             ));
         } else {
@@ -353,7 +358,7 @@ impl Ecosystem for Node {
             a.processes.push(Candidate::new("worker", cmd, 0.7, ev("nodejs.scripts_worker")));
         } else if let Some(worker) = entry_file(view, &["worker"]) {
             let evidence = vec![Evidence::new(view.repo_path(&worker), "nodejs.worker_file")];
-            a.processes.push(Candidate::new("worker", format!("node {worker}"), 0.5, evidence));
+            a.processes.push(Candidate::new("worker", format!("node {worker}"), 0.75, evidence));
         }
         a
     }

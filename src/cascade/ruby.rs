@@ -128,13 +128,14 @@ impl Ecosystem for Ruby {
                 ("bundle exec unicorn -p $PORT -c ./config/unicorn.rb", "config/unicorn.rb", "ruby.unicorn_config")
             };
             let ev = vec![Evidence::new(view.repo_path(conf_file), rule), gemfile_ev.clone()];
-            a.processes.push(Candidate::new("web", cmd, 0.8, ev));
+            a.processes.push(Candidate::new("web", cmd, 0.67, ev));
         } else if rails {
             let mut ev = vec![gemfile_ev.clone()];
             if view.is_file("config/application.rb") {
                 ev.push(Evidence::new(view.repo_path("config/application.rb"), "ruby.rails"));
             }
-            let confidence = if ev.len() == 2 && has("rails") { 0.85 } else { 0.7 };
+            // ruby.gemfile earned 0.75 (2/2, eval/calibration.md).
+            let confidence = if ev.len() == 2 && has("rails") { 0.75 } else { 0.7 };
             a.processes.push(Candidate::new("web", "bundle exec rails server -b 0.0.0.0 -p $PORT", confidence, ev));
         } else if rackup {
             // Same precedence as Paketo's ruby group: the server gem the app bundles wins.

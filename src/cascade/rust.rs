@@ -243,7 +243,9 @@ impl Ecosystem for Rust {
                 let (kind, rule) =
                     if bot && rule != "rust.bin_binds_port" { ("worker", "rust.bot_bin") } else { ("web", rule) };
                 let confidence = match (rule, workspace) {
-                    ("rust.bin_binds_port", _) => 0.8,
+                    // Earned on corpus + wild (eval/calibration.md).
+                    ("rust.bin_binds_port", _) => 0.75,
+                    ("rust.bot_bin", _) => 0.67,
                     (_, true) => 0.6,
                     _ => 0.7,
                 };

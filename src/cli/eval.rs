@@ -62,9 +62,15 @@ pub enum MergeCommand {
         /// Where the merged report goes.
         #[arg(long, default_value = "target/eval")]
         out: PathBuf,
-        /// Also write the rule calibration table (eval/calibration.md) of the merged report.
-        #[arg(long)]
-        calibration: Option<PathBuf>,
+    },
+    /// Pool the per-rule precision of several reports into the calibration table.
+    Calibrate {
+        /// report.json files of the runs to pool (e.g. corpus, corpus hidden, wild hidden).
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Where the table goes.
+        #[arg(long, default_value = "eval/calibration.md")]
+        out: PathBuf,
     },
 }
 
@@ -72,15 +78,18 @@ pub enum MergeCommand {
 pub const GATE_FAILED: i32 = 3;
 
 pub fn run(args: EvalArgs) -> Result<(), CliError> {
-    if let Some(MergeCommand::Merge { reports, out, calibration }) = args.merge {
+    if let Some(MergeCommand::Calibrate { reports, out }) = &args.merge {
+        let loaded =
+            reports.iter().map(|p| Report::load(p)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::from)?;
+        std::fs::write(out, ev::calibration::table(&loaded)).with_context(|| format!("writing {}", out.display()))?;
+        print_out(&format!("calibration table -> {}", out.display()))?;
+        return Ok(());
+    }
+    if let Some(MergeCommand::Merge { reports, out }) = args.merge {
         let loaded =
             reports.iter().map(|p| Report::load(p)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::from)?;
         let merged = Report::merge(loaded).map_err(anyhow::Error::from)?;
         run::write(&merged, &out).map_err(anyhow::Error::from)?;
-        if let Some(path) = calibration {
-            std::fs::write(&path, ev::calibration::table(&merged))
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
         print_out(&summary(&merged, &out))?;
         return Ok(());
     }

@@ -469,7 +469,12 @@ mod tests {
         let r = now.regressions(&base, 5.0);
         assert!(r[0].starts_with("process: 100.0% -> 0.0%"));
         assert!(r.iter().any(|l| l.contains("flipped: a process 1")));
-        assert!(now.regressions(&base, 100.0).is_empty());
+        // A newly wrong `ready` plan fails the gate whatever drop the fields may take.
+        let lenient = now.regressions(&base, 100.0);
+        assert_eq!(lenient.len(), 2, "{lenient:?}");
+        assert!(lenient[0].starts_with("wrong-but-ready: 0 -> 1 (new: a)"));
+        let both_wrong = Report::from_cases("c", false, false, None, vec![case("a", "go", &[true, false])], 1);
+        assert!(now.regressions(&both_wrong, 100.0).is_empty());
     }
 
     #[test]
