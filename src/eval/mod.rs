@@ -52,6 +52,10 @@ pub struct Label {
     pub expected: Value,
     #[serde(default)]
     pub language_alternatives: Vec<String>,
+    /// What the root indicator files suggest (../shared/wild): groups the report when the
+    /// label names no language.
+    #[serde(default)]
+    pub language_hint: Option<String>,
     #[serde(default)]
     pub difficulty: Option<String>,
     #[serde(default)]

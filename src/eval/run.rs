@@ -109,7 +109,7 @@ fn evaluate_case(label: &Label, opts: &Options, scanner: &(dyn Fn(&RepoView, Sou
     let language = match label.expected.get("language") {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(serde_json::Value::Array(_)) => "monorepo".into(),
-        _ => "?".into(),
+        _ => label.language_hint.clone().unwrap_or_else(|| "?".into()),
     };
     let mut result = CaseResult {
         id: label.id.clone(),
