@@ -310,6 +310,14 @@ fn gradle_java(script: &str) -> Option<String> {
         })
 }
 
+/// The body of a top-level `jar { ... }` block (old Gradle set `baseName` and `version` there).
+fn jar_block(script: &str) -> Option<&str> {
+    let from = if script.starts_with("jar {") { 0 } else { script.find("\njar {")? + 1 };
+    let body = &script[from..];
+    let end = body.find("\n}").unwrap_or(body.len());
+    Some(&body[..end])
+}
+
 /// The jar Gradle builds: `archiveFileName`, else `<base>-<version>.jar` with base from
 /// `archiveBaseName`/`baseName`, `rootProject.name` or the directory; Gradle leaves the
 /// version out of the name when none is set.
@@ -323,10 +331,15 @@ fn gradle_jar(view: &RepoView, script: &str) -> Result<String, String> {
         .or_else(|| gradle_value(script, "baseName", false))
         .or_else(|| gradle_value(&settings, "rootProject.name", false))
         .or(dir)
-        .ok_or("no archiveBaseName or rootProject.name, so the jar's name is unknown")?
+        .ok_or(
+            "no archiveBaseName or rootProject.name: Gradle names the jar after the build directory, and Paketo's \
+             executable-jar buildpack runs the jar it finds itself, so no command is invented; set rootProject.name \
+             in settings.gradle to pin one",
+        )?
         .map_err(|()| "the jar's base name is set by an expression")?;
     let props = view.text("gradle.properties").unwrap_or_default();
     let version = gradle_value(script, "archiveVersion", false)
+        .or_else(|| jar_block(script).and_then(|b| gradle_value(b, "version", false)))
         .or_else(|| gradle_value(script, "version", true))
         .or_else(|| props.lines().find_map(|l| l.trim().strip_prefix("version=").map(|v| Ok(v.trim().to_string()))));
     match version {
@@ -603,6 +616,11 @@ mod tests {
         assert_eq!(web(&a), "java -Dmicronaut.server.port=$PORT $JAVA_OPTS -jar build/libs/svc.jar");
         let a = Jvm.analyze(&RepoView::from_memory([("build.gradle", "bootJar { archiveFileName = 'app.jar' }\n")]));
         assert_eq!(web(&a), "java $JAVA_OPTS -jar build/libs/app.jar");
+        let old = "apply plugin: 'spring-boot'\njar {\n\tbaseName = 'chess'\n\tversion =  '0.0.1'\n}\n";
+        let a = Jvm.analyze(&RepoView::from_memory([("build.gradle", old)]));
+        assert_eq!(web(&a), "java -Dserver.port=$PORT $JAVA_OPTS -jar build/libs/chess-0.0.1.jar");
+        let a = Jvm.analyze(&RepoView::from_memory([("build.gradle", "plugins { id 'java' }\n")]));
+        assert!(a.processes.is_empty() && a.questions[0].detail.contains("runs the jar it finds itself"));
         let a = Jvm.analyze(&RepoView::from_memory([("build.gradle", "version = computeVersion()\n")]));
         assert_eq!(a.questions[0].code, QuestionCode::NoWebCommand);
     }
