@@ -87,6 +87,28 @@ fn has_main(view: &RepoView, dir: &str) -> bool {
     })
 }
 
+/// Calls that start a network server in Go source.
+const SERVES: &[&str] = &["ListenAndServe", "net.Listen(", ".Run(\":", ".Start(\":", "os.Getenv(\"PORT\")"];
+
+/// The single element of `v`, or None.
+fn only<T>(mut v: Vec<T>) -> Option<T> {
+    if v.len() == 1 {
+        v.pop()
+    } else {
+        None
+    }
+}
+
+/// True when a directory's Go sources start a server.
+fn serves(view: &RepoView, dir: &str) -> bool {
+    view.list_dir(dir).iter().any(|(name, is_dir)| {
+        !is_dir && name.ends_with(".go") && !name.ends_with("_test.go") && {
+            let path = if dir.is_empty() { name.clone() } else { format!("{dir}/{name}") };
+            view.text(&path).is_some_and(|t| SERVES.iter().any(|m| t.contains(m)))
+        }
+    })
+}
+
 /// `cmd/<name>` directories holding a main package.
 fn cmd_binaries(view: &RepoView) -> Vec<String> {
     view.list_dir("cmd")
@@ -114,6 +136,57 @@ fn legacy_import_path(view: &RepoView, warnings: &mut Vec<Warning>) -> Option<(S
         let p = l.strip_prefix("package:")?.trim().trim_matches(|c| c == '"' || c == '\'');
         (!p.is_empty()).then(|| (p.to_string(), "glide.yaml".to_string()))
     })
+}
+
+/// A GOPATH repository's own import path, from the root main package importing one of its
+/// own subdirectories (`github.com/u/repo/handlers` with a `handlers/` directory here): the
+/// path minus that suffix. Only used when no manifest names the path.
+fn import_path_from_imports(view: &RepoView) -> Option<(String, String)> {
+    for file in view.root_files_ending(".go").into_iter().filter(|f| !f.ends_with("_test.go")) {
+        let Some(text) = view.text(&file) else { continue };
+        for import in quoted_imports(&text) {
+            let segs: Vec<&str> = import.split('/').collect();
+            // The longest local suffix wins: `a/b/pkg/sub` with pkg/sub here is `a/b`.
+            for cut in 1..segs.len() {
+                let local = segs[cut..].join("/");
+                if cut >= 2 && view.is_dir(&local) && !view.root_files_ending(".go").is_empty() {
+                    return Some((segs[..cut].join("/"), file.clone()));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The quoted import paths of a Go file's import declarations.
+fn quoted_imports(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_block = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("func ") || line.starts_with("type ") {
+            break;
+        }
+        let spec = if in_block {
+            if line.starts_with(')') {
+                in_block = false;
+                continue;
+            }
+            line
+        } else if let Some(rest) = line.strip_prefix("import") {
+            let rest = rest.trim();
+            if rest.starts_with('(') {
+                in_block = true;
+                continue;
+            }
+            rest
+        } else {
+            continue;
+        };
+        if let Some(path) = spec.split('"').nth(1).filter(|p| p.contains('.') && p.contains('/')) {
+            out.push(path.to_string());
+        }
+    }
+    out
 }
 
 impl Ecosystem for Go {
@@ -182,9 +255,15 @@ impl Ecosystem for Go {
             let from = match (&gomod, module_name) {
                 (Some(_), Some(name)) => Some((name, Evidence::new(modfile.clone(), "go.module_binary"))),
                 (Some(_), None) => None,
-                (None, _) => legacy_import_path(view, &mut a.warnings).and_then(|(p, f)| {
-                    binary_of(&p).map(|n| (n, Evidence::new(view.repo_path(&f), "go.legacy_binary")))
-                }),
+                (None, _) => legacy_import_path(view, &mut a.warnings)
+                    .and_then(|(p, f)| {
+                        binary_of(&p).map(|n| (n, Evidence::new(view.repo_path(&f), "go.legacy_binary")))
+                    })
+                    .or_else(|| {
+                        import_path_from_imports(view).and_then(|(p, f)| {
+                            binary_of(&p).map(|n| (n, Evidence::new(view.repo_path(&f), "go.import_path")))
+                        })
+                    }),
             };
             if from.is_none() {
                 a.questions.push(Question {
@@ -198,10 +277,13 @@ impl Ecosystem for Go {
         } else if cmds.len() == 1 {
             Some((cmds[0].clone(), Evidence::new(view.repo_path(&format!("cmd/{}", cmds[0])), "go.cmd_binary")))
         } else if cmds.len() > 1 {
+            // By name first, then by what the code does, then the daemon naming (`*d`).
             let pick = cmds
                 .iter()
                 .find(|c| module_name.as_deref() == Some(c.as_str()))
-                .or_else(|| SERVER_NAMES.iter().find_map(|s| cmds.iter().find(|c| c == s)));
+                .or_else(|| SERVER_NAMES.iter().find_map(|s| cmds.iter().find(|c| c == s)))
+                .or_else(|| only(cmds.iter().filter(|c| serves(view, &format!("cmd/{c}"))).collect()))
+                .or_else(|| only(cmds.iter().filter(|c| c.len() > 2 && c.ends_with('d')).collect()));
             if pick.is_none() {
                 a.questions.push(Question {
                     code: QuestionCode::NoWebCommand,
@@ -222,7 +304,13 @@ impl Ecosystem for Go {
 
         match found {
             Some((name, ev)) if is_plain_name(&name) && !name.contains('/') => {
-                a.processes.push(Candidate::new("web", name, 0.7, vec![ev]));
+                // Earned confidences, eval/calibration.md; rules without data keep 0.7.
+                let confidence = match ev.rule.as_str() {
+                    "go.module_binary" => 0.83,
+                    "go.legacy_binary" | "go.import_path" => 0.67,
+                    _ => 0.7,
+                };
+                a.processes.push(Candidate::new("web", name, confidence, vec![ev]));
             }
             Some((name, ev)) => a.questions.push(Question {
                 code: QuestionCode::NoWebCommand,

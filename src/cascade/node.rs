@@ -86,7 +86,13 @@ pub fn package_manager(view: &RepoView, pkg: &Value) -> &'static str {
     if declared.starts_with("yarn") {
         return "yarn";
     }
+    if declared.starts_with("bun") {
+        return "bun";
+    }
     for dir in view.ancestors() {
+        if dir.is_file("bun.lockb") || dir.is_file("bun.lock") || dir.is_file("bunfig.toml") {
+            return "bun";
+        }
         if dir.is_file("pnpm-lock.yaml") || dir.is_file("pnpm-workspace.yaml") {
             return "pnpm";
         }
@@ -121,6 +127,82 @@ fn built_main(pkg: &Value) -> Option<String> {
     let built = ["dist/", "build/", "out/", "lib/"].iter().any(|d| main.starts_with(d));
     (built && script(pkg, "build").is_some() && super::is_plain_name(main) && main.ends_with("js"))
         .then(|| main.to_string())
+}
+
+/// Chat-bot libraries: a package built on one of these and serving no HTTP is a worker.
+const BOTS: &[&str] = &["telegraf", "discord.js", "grammy", "node-telegram-bot-api", "eris", "@slack/bolt", "tmi.js"];
+
+/// Development servers: a `start` script running one serves unbuilt code with file watching,
+/// so it is proposed but never trusted.
+const DEV_SERVERS: &[&str] = &[
+    "nodemon",
+    "react-scripts start",
+    "vite",
+    "next dev",
+    "webpack serve",
+    "webpack-dev-server",
+    "ng serve",
+    "parcel",
+];
+
+fn runs_dev_server(start: &str) -> bool {
+    DEV_SERVERS
+        .iter()
+        .any(|d| start.split("&&").any(|seg| seg.trim_start().starts_with(d) || seg.contains(&format!(" {d}"))))
+        || start.contains(" dev")
+}
+
+/// Files a server conventionally starts from: an entry name (server, index, app, main, web)
+/// in an entry directory (ENTRY_DIRS, plus backend/ and api/ layouts). The code then decides
+/// which of them serves; a file under any other name is not guessed at.
+fn server_sources(view: &RepoView) -> Vec<String> {
+    let dirs = ENTRY_DIRS.iter().copied().chain(["backend/", "backend/src/", "api/", "src/server/"]);
+    let stems = ["server", "index", "app", "main", "web"];
+    dirs.flat_map(|d| {
+        stems.iter().flat_map(move |s| ["js", "mjs", "cjs", "ts"].iter().map(move |e| format!("{d}{s}.{e}")))
+    })
+    .filter(|f| view.is_file(f))
+    .collect()
+}
+
+/// The file that binds `process.env.PORT` with a `listen(` call: what the code itself starts.
+/// Several such files: the shallowest, and a tie between equally deep ones is no answer.
+fn listening_file(view: &RepoView) -> Option<String> {
+    let mut hits: Vec<String> =
+        server_sources(view).into_iter().filter(|f| view.text(f).is_some_and(|t| binds_port(&t))).collect();
+    hits.sort_by_key(|f| (f.matches('/').count(), f.clone()));
+    match hits.as_slice() {
+        [] => None,
+        [only] => Some(only.clone()),
+        [a, b, ..] if a.matches('/').count() < b.matches('/').count() => Some(a.clone()),
+        _ => None,
+    }
+}
+
+/// `listen(` on `process.env.PORT`, or `Bun.serve(` (which reads $PORT itself).
+fn binds_port(text: &str) -> bool {
+    (text.contains("listen(") && (text.contains("process.env.PORT") || text.contains("Bun.env.PORT")))
+        || text.contains("Bun.serve(")
+}
+
+/// The build-output file a start script runs (`node dist/index.js`), if any.
+fn runs_build_output(start: &str) -> Option<String> {
+    let key = crate::command::process_key(start)?;
+    if key.program != "node" {
+        return None;
+    }
+    let file = key.positionals.first()?.trim_start_matches("./").to_string();
+    ["dist/", "build/", "out/"].iter().any(|d| file.starts_with(d)).then_some(file)
+}
+
+/// `<dir>/web.js` beside `<dir>/worker.js`: the web/worker split of a Procfile, as files.
+fn web_beside_worker(view: &RepoView) -> Option<String> {
+    ENTRY_DIRS.iter().find_map(|dir| {
+        ["js", "mjs", "cjs"].iter().find_map(|ext| {
+            let web = format!("{dir}web.{ext}");
+            (view.is_file(&web) && view.is_file(&format!("{dir}worker.{ext}"))).then_some(web)
+        })
+    })
 }
 
 /// Directories an entry file conventionally sits in, in order.
@@ -190,9 +272,47 @@ impl Ecosystem for Node {
         let pm = package_manager(view, &pkg);
         let ev = |rule: &str| vec![Evidence::new(pj.clone(), rule.to_string())];
 
+        let is_bot = BOTS.iter().any(|b| has_runtime_dep(&pkg, b));
+        // `npm start` / `yarn start` / `pnpm start`; Bun runs scripts with `bun run`.
+        let start_cmd = if pm == "bun" { "bun run start".to_string() } else { format!("{pm} start") };
+        let runner = |file: &str| if pm == "bun" { format!("bun {file}") } else { format!("node {file}") };
+        let serves = SERVERS.iter().any(|d| has_runtime_dep(&pkg, d));
+        // TypeScript runs as-is only under Bun; Node runs its build output (the start script).
+        let listening = listening_file(view).filter(|f| pm == "bun" || !f.ends_with(".ts"));
         if let Some(start) = script(&pkg, "start").filter(|s| !runs_procfile(s)) {
-            let conf = if start.contains("nodemon") || start.contains(" dev") { 0.6 } else { 0.9 };
-            a.processes.push(Candidate::new("web", format!("{pm} start"), conf, ev("nodejs.scripts_start")));
+            if runs_dev_server(start) {
+                a.processes.push(Candidate::new("web", start_cmd.clone(), 0.4, ev("nodejs.scripts_start_dev")));
+                // Not NoWebCommand: there is a web command, it is just not fit for production.
+                a.questions.push(Question {
+                    code: QuestionCode::ConflictingSignals,
+                    detail: format!(
+                        "scripts.start runs a development server ({start}); a production start command is needed"
+                    ),
+                });
+            } else {
+                let (kind, rule) = if is_bot && !serves && listening.is_none() {
+                    ("worker", "nodejs.bot_start")
+                } else {
+                    ("web", "nodejs.scripts_start")
+                };
+                // `node dist/server.js` needs the build that makes dist/: without a build
+                // script and with no dist/ committed, the start cannot work as it stands.
+                let unbuilt =
+                    runs_build_output(start).is_some_and(|f| !view.is_file(&f)) && script(&pkg, "build").is_none();
+                // 9/9 on corpus + wild (eval/calibration.md): the one Node rule that earns `ready`.
+                let confidence = match (unbuilt, rule) {
+                    (true, _) => 0.4,
+                    (false, "nodejs.scripts_start") => 0.91,
+                    _ => 0.7,
+                };
+                a.processes.push(Candidate::new(kind, start_cmd.clone(), confidence, ev(rule)));
+                if unbuilt {
+                    a.questions.push(Question {
+                        code: QuestionCode::ConflictingSignals,
+                        detail: format!("scripts.start runs build output ({start}) but no build script produces it"),
+                    });
+                }
+            }
         } else if has_dep(&pkg, "next") {
             a.processes.push(Candidate::new("web", "node_modules/.bin/next start -p $PORT", 0.8, ev("nodejs.nextjs")));
         } else if has_dep(&pkg, "@nestjs/core") {
@@ -206,11 +326,20 @@ impl Ecosystem for Node {
             a.processes.push(Candidate::new("web", format!("node {main}"), 0.7, ev("nodejs.main")));
         } else if let Some(main) = built_main(&pkg) {
             a.processes.push(Candidate::new("web", format!("node {main}"), 0.6, ev("nodejs.main_built")));
+        } else if let Some(file) = listening {
+            let evidence = vec![Evidence::new(view.repo_path(&file), "nodejs.listen_port")];
+            a.processes.push(Candidate::new("web", runner(&file), 0.7, evidence));
+        } else if let Some(web) = web_beside_worker(view) {
+            let evidence = vec![Evidence::new(view.repo_path(&web), "nodejs.web_file")];
+            a.processes.push(Candidate::new("web", format!("node {web}"), 0.67, evidence));
+        } else if let Some(entry) = entry_file(view, &["bot", "index", "main"]).filter(|_| is_bot && !serves) {
+            let evidence = vec![Evidence::new(view.repo_path(&entry), "nodejs.bot_file")];
+            a.processes.push(Candidate::new("worker", format!("node {entry}"), 0.7, evidence));
         } else if let Some(entry) = entry_file(view, &["server", "index", "app", "main"]) {
             a.processes.push(Candidate::new(
                 "web",
                 format!("node {entry}"),
-                0.6,
+                0.67,
                 vec![Evidence::new(view.repo_path(&entry), "nodejs.entry_file")],
             ));
         } else {
@@ -221,12 +350,15 @@ impl Ecosystem for Node {
                         .into(),
             });
         }
-        if script(&pkg, "worker").is_some() {
+        let has_worker = a.processes.iter().any(|p| p.kind == "worker");
+        if has_worker {
+            // A bot's own start is its worker already.
+        } else if script(&pkg, "worker").is_some() {
             let cmd = if pm == "npm" { "npm run worker".to_string() } else { format!("{pm} worker") };
             a.processes.push(Candidate::new("worker", cmd, 0.7, ev("nodejs.scripts_worker")));
         } else if let Some(worker) = entry_file(view, &["worker"]) {
             let evidence = vec![Evidence::new(view.repo_path(&worker), "nodejs.worker_file")];
-            a.processes.push(Candidate::new("worker", format!("node {worker}"), 0.5, evidence));
+            a.processes.push(Candidate::new("worker", format!("node {worker}"), 0.75, evidence));
         }
         a
     }

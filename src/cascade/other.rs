@@ -77,22 +77,56 @@ impl Ecosystem for Elixir {
 /// Entry points `deno run` is usually given, in order.
 const DENO_MAINS: &[&str] = &["main.ts", "server.ts", "mod.ts", "app.ts", "main.js"];
 
+/// True for source only Deno runs as it stands.
+fn is_deno_source(text: &str) -> bool {
+    text.contains("Deno.serve(")
+        || text.contains("from \"https://deno.land/")
+        || text.contains("from \"jsr:")
+        || text.contains("from 'jsr:")
+        || text.contains("from 'https://deno.land/")
+}
+
+/// The root module that serves (`Deno.serve(`), else the first conventional main that is
+/// Deno source.
+fn deno_entry(view: &RepoView) -> Option<String> {
+    let roots: Vec<String> = [".ts", ".js", ".tsx"].iter().flat_map(|e| view.root_files_ending(e)).collect();
+    roots
+        .iter()
+        .find(|f| view.text(f).is_some_and(|t| t.contains("Deno.serve(")))
+        .cloned()
+        .or_else(|| DENO_MAINS.iter().find(|m| view.text(m).is_some_and(|t| is_deno_source(&t))).map(|m| m.to_string()))
+}
+
 impl Ecosystem for Deno {
     fn language(&self) -> LanguageName {
         LanguageName::Deno
     }
 
     fn detect(&self, view: &RepoView) -> Option<Detection> {
-        let file = ["deno.json", "deno.jsonc"].into_iter().find(|f| view.is_file(f))?;
-        let evidence = vec![Evidence::new(view.repo_path(file), "deno.config")];
-        Some(Detection { language: LanguageName::Deno, strength: Strength::Normal, evidence })
+        if let Some(file) = ["deno.json", "deno.jsonc"].into_iter().find(|f| view.is_file(f)) {
+            let evidence = vec![Evidence::new(view.repo_path(file), "deno.config")];
+            return Some(Detection { language: LanguageName::Deno, strength: Strength::Normal, evidence });
+        }
+        // No config, but a root module only Deno runs: URL or jsr: imports, or Deno.serve.
+        if view.is_file("package.json") {
+            return None;
+        }
+        let file = deno_entry(view)?;
+        let evidence = vec![Evidence::new(view.repo_path(&file), "deno.source")];
+        Some(Detection { language: LanguageName::Deno, strength: Strength::Weak, evidence })
     }
 
     fn analyze(&self, view: &RepoView) -> Analysis {
         let mut a = Analysis::default();
-        let Some(file) = ["deno.json", "deno.jsonc"].into_iter().find(|f| view.is_file(f)) else {
+        let Some(file) = ["deno.json", "deno.jsonc"]
+            .into_iter()
+            .find(|f| view.is_file(f))
+            .map(str::to_string)
+            .or_else(|| deno_entry(view))
+        else {
             return a;
         };
+        let file = file.as_str();
         a.evidence.push(Evidence::new(view.repo_path(file), "deno.config"));
         // deno.jsonc may hold comments serde_json refuses: it is only detected, not parsed.
         let config = if file == "deno.json" {
@@ -109,12 +143,23 @@ impl Ecosystem for Deno {
             a.framework = Some("fresh".into());
         }
         a.version = tool_version(view, "deno").or_else(|| super::version_file(view, ".dvmrc"));
-        let run = if has_start {
-            "`deno task start`".to_string()
+        let entry = deno_entry(view);
+        let (run, rule, confidence) = if has_start {
+            ("deno task start".to_string(), "deno.task_start", 0.8)
+        } else if let Some(main) = &entry {
+            (format!("deno run --allow-net --allow-env --allow-read {main}"), "deno.serve", 0.7)
         } else {
             let main = DENO_MAINS.iter().find(|m| view.is_file(m)).copied().unwrap_or("main.ts");
-            format!("`deno run --allow-net {main}`")
+            (format!("deno run --allow-net --allow-env --allow-read {main}"), "deno.main", 0.5)
         };
+        let ev_file = entry.clone().unwrap_or_else(|| file.to_string());
+        a.processes.push(super::Candidate::new(
+            "web",
+            run.clone(),
+            confidence,
+            vec![Evidence::new(view.repo_path(&ev_file), rule)],
+        ));
+        let run = format!("`{run}`");
         a.warnings.push(unsupported(
             view,
             file,
@@ -191,7 +236,7 @@ mod tests {
         assert!(a.warnings[0].message.contains("deno task start"));
         let v = RepoView::from_memory([("deno.jsonc", "// comment\n{}"), ("server.ts", "")]);
         let a = Deno.analyze(&v);
-        assert!(a.warnings[0].message.contains("deno run --allow-net server.ts"));
+        assert!(a.warnings[0].message.contains("deno run --allow-net --allow-env --allow-read server.ts"));
         let a = Deno.analyze(&RepoView::from_memory([("deno.json", "{,}")]));
         assert_eq!(a.warnings[0].code, WarningCode::ManifestMalformed);
         assert_eq!(a.warnings[1].code, WarningCode::UnsupportedLanguage);

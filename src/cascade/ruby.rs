@@ -117,12 +117,25 @@ impl Ecosystem for Ruby {
         .map(str::to_string);
 
         let gemfile_ev = Evidence::new(gf.clone(), "ruby.gemfile");
-        if rails {
+        // Only a config that binds $PORT itself can stand without `-p $PORT`.
+        let puma_conf = has("puma") && view.text("config/puma.rb").is_some_and(|t| t.contains("PORT"));
+        let unicorn_conf = view.is_file("config/unicorn.rb") && has("unicorn");
+        if (rails || rackup) && (puma_conf || unicorn_conf) {
+            // The app's own server config names its port and workers: run the server with it.
+            let (cmd, conf_file, rule) = if puma_conf {
+                ("bundle exec puma -C config/puma.rb", "config/puma.rb", "ruby.puma_config")
+            } else {
+                ("bundle exec unicorn -p $PORT -c ./config/unicorn.rb", "config/unicorn.rb", "ruby.unicorn_config")
+            };
+            let ev = vec![Evidence::new(view.repo_path(conf_file), rule), gemfile_ev.clone()];
+            a.processes.push(Candidate::new("web", cmd, 0.67, ev));
+        } else if rails {
             let mut ev = vec![gemfile_ev.clone()];
             if view.is_file("config/application.rb") {
                 ev.push(Evidence::new(view.repo_path("config/application.rb"), "ruby.rails"));
             }
-            let confidence = if ev.len() == 2 && has("rails") { 0.85 } else { 0.7 };
+            // ruby.gemfile earned 0.75 (2/2, eval/calibration.md).
+            let confidence = if ev.len() == 2 && has("rails") { 0.75 } else { 0.7 };
             a.processes.push(Candidate::new("web", "bundle exec rails server -b 0.0.0.0 -p $PORT", confidence, ev));
         } else if rackup {
             // Same precedence as Paketo's ruby group: the server gem the app bundles wins.
@@ -167,6 +180,10 @@ impl Ecosystem for Ruby {
             a.processes.push(Candidate::new("worker", cmd, 0.6, ev));
         } else if has("resque") {
             a.processes.push(Candidate::new("worker", "QUEUE=* bundle exec rake resque:work", 0.5, vec![gemfile_ev]));
+        } else if has("good_job") {
+            a.processes.push(Candidate::new("worker", "bundle exec good_job start", 0.5, vec![gemfile_ev]));
+        } else if has("delayed_job") || has("delayed_job_active_record") {
+            a.processes.push(Candidate::new("worker", "bundle exec rake jobs:work", 0.5, vec![gemfile_ev]));
         }
         a.evidence.push(Evidence::new(gf, "ruby.gemfile"));
         if let Some((_, f)) = &a.version {

@@ -10,6 +10,33 @@ pub struct Rust;
 /// Web frameworks, in the order checked (hyper last: the others are built on it).
 const FRAMEWORKS: &[&str] = &["actix-web", "axum", "rocket", "warp", "poem", "tide", "salvo", "hyper"];
 
+/// Chat-bot and event-loop crates: a binary built on one of these, with no web framework, is
+/// a worker.
+const BOTS: &[&str] = &[
+    "teloxide",
+    "serenity",
+    "poise",
+    "twilight-gateway",
+    "frankenstein",
+    "telegram-bot",
+    "tbot",
+    "matrix-sdk",
+    "songbird",
+];
+
+/// Source text that binds a listening socket.
+const BINDS: &[&str] = &[
+    "TcpListener::bind",
+    ".bind(",
+    "HttpServer::new",
+    "axum::serve",
+    "rocket::build",
+    "#[launch]",
+    "warp::serve",
+    "Server::bind",
+    "#[shuttle_runtime::main]",
+];
+
 /// Binary names preferred when a package has several.
 const SERVER_NAMES: &[&str] = &["server", "web", "api"];
 
@@ -54,6 +81,24 @@ fn binaries(view: &RepoView, manifest: &toml::Value) -> Vec<String> {
     out
 }
 
+/// The main source of binary `name` in the package at `view`'s root.
+fn bin_source(view: &RepoView, manifest: &toml::Value, name: &str) -> Option<String> {
+    let declared = manifest
+        .get("bin")
+        .and_then(|b| b.as_array())
+        .and_then(|bins| bins.iter().find(|b| b.get("name").and_then(|n| n.as_str()) == Some(name)))
+        .and_then(|b| b.get("path"))
+        .and_then(|p| p.as_str())
+        .map(str::to_string);
+    let guesses = [
+        declared,
+        (str_at(manifest, &["package", "name"]) == Some(name)).then(|| "src/main.rs".to_string()),
+        Some(format!("src/bin/{name}.rs")),
+        Some(format!("src/bin/{name}/main.rs")),
+    ];
+    guesses.into_iter().flatten().find(|p| view.is_file(p)).map(|p| view.repo_path(&p))
+}
+
 /// Member directories of a workspace: literal paths and `dir/*` globs.
 fn members(view: &RepoView, manifest: &toml::Value) -> Vec<String> {
     let list = manifest.get("workspace").and_then(|w| w.get("members")).and_then(|m| m.as_array());
@@ -85,6 +130,8 @@ fn toolchain(view: &RepoView) -> Option<(String, String)> {
 struct Bin {
     name: String,
     manifest: String,
+    /// The binary's main source, relative to the repository root, when known.
+    source: Option<String>,
 }
 
 /// The server among several binaries: `default-run`, the package's own name, then a
@@ -148,8 +195,10 @@ impl Ecosystem for Rust {
         });
 
         let mut deps: Vec<String> = dependencies(&manifest).cloned().collect();
-        let mut bins: Vec<Bin> =
-            binaries(view, &manifest).into_iter().map(|name| Bin { name, manifest: cargo.clone() }).collect();
+        let mut bins: Vec<Bin> = binaries(view, &manifest)
+            .into_iter()
+            .map(|name| Bin { source: bin_source(view, &manifest, &name), name, manifest: cargo.clone() })
+            .collect();
         // A virtual workspace: the buildpack installs every member's binaries.
         let workspace = manifest.get("package").is_none() && manifest.get("workspace").is_some();
         if workspace {
@@ -160,7 +209,11 @@ impl Ecosystem for Rust {
                     Ok(Some(m)) => {
                         deps.extend(dependencies(&m).cloned());
                         let file = sub.repo_path("Cargo.toml");
-                        bins.extend(binaries(&sub, &m).into_iter().map(|name| Bin { name, manifest: file.clone() }));
+                        bins.extend(binaries(&sub, &m).into_iter().map(|name| Bin {
+                            source: bin_source(&sub, &m, &name),
+                            name,
+                            manifest: file.clone(),
+                        }));
                     }
                     Ok(None) => {}
                     Err(w) => a.warnings.push(w),
@@ -171,13 +224,39 @@ impl Ecosystem for Rust {
 
         let package = str_at(&manifest, &["package", "name"]);
         let default_run = str_at(&manifest, &["package", "default-run"]);
-        match choose(&bins, default_run, package) {
-            Some(b) if is_plain_name(&b.name) && !b.name.contains('/') => {
-                let confidence = if workspace { 0.6 } else { 0.7 };
-                let ev = vec![Evidence::new(b.manifest.clone(), "rust.cargo_bin")];
-                a.processes.push(Candidate::new("web", b.name.clone(), confidence, ev));
+        let binds = |b: &Bin| {
+            b.source
+                .as_deref()
+                .and_then(|p| view.text(p.strip_prefix(&format!("{}/", view.subdir())).unwrap_or(p)))
+                .is_some_and(|t| BINDS.iter().any(|m| t.contains(m)))
+        };
+        let binding: Vec<&Bin> = bins.iter().filter(|b| binds(b)).collect();
+        let bot = a.framework.is_none() && deps.iter().any(|d| BOTS.contains(&d.as_str()));
+        let chosen = match (choose(&bins, default_run, package), binding.as_slice()) {
+            // Several binaries and only one binds a port: that one serves.
+            (None, [only]) => Some((*only, "rust.bin_binds_port")),
+            (Some(b), _) => Some((b, if binds(b) { "rust.bin_binds_port" } else { "rust.cargo_bin" })),
+            (None, _) => None,
+        };
+        match chosen {
+            Some((b, rule)) if is_plain_name(&b.name) && !b.name.contains('/') => {
+                let (kind, rule) =
+                    if bot && rule != "rust.bin_binds_port" { ("worker", "rust.bot_bin") } else { ("web", rule) };
+                let confidence = match (rule, workspace) {
+                    // Earned on corpus + wild (eval/calibration.md).
+                    ("rust.bin_binds_port", _) => 0.75,
+                    ("rust.bot_bin", _) => 0.67,
+                    (_, true) => 0.6,
+                    _ => 0.7,
+                };
+                let file = match (&b.source, rule) {
+                    (Some(src), "rust.bin_binds_port") => src.clone(),
+                    _ => b.manifest.clone(),
+                };
+                let ev = vec![Evidence::new(file, rule)];
+                a.processes.push(Candidate::new(kind, b.name.clone(), confidence, ev));
             }
-            Some(b) => a.questions.push(Question {
+            Some((b, _)) => a.questions.push(Question {
                 code: QuestionCode::NoWebCommand,
                 detail: format!("the binary name {:?} in {} is not a plain command name", b.name, b.manifest),
             }),

@@ -63,12 +63,28 @@ pub enum MergeCommand {
         #[arg(long, default_value = "target/eval")]
         out: PathBuf,
     },
+    /// Pool the per-rule precision of several reports into the calibration table.
+    Calibrate {
+        /// report.json files of the runs to pool (e.g. corpus, corpus hidden, wild hidden).
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Where the table goes.
+        #[arg(long, default_value = "eval/calibration.md")]
+        out: PathBuf,
+    },
 }
 
 /// Exit code of a failed regression gate.
 pub const GATE_FAILED: i32 = 3;
 
 pub fn run(args: EvalArgs) -> Result<(), CliError> {
+    if let Some(MergeCommand::Calibrate { reports, out }) = &args.merge {
+        let loaded =
+            reports.iter().map(|p| Report::load(p)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::from)?;
+        std::fs::write(out, ev::calibration::table(&loaded)).with_context(|| format!("writing {}", out.display()))?;
+        print_out(&format!("calibration table -> {}", out.display()))?;
+        return Ok(());
+    }
     if let Some(MergeCommand::Merge { reports, out }) = args.merge {
         let loaded =
             reports.iter().map(|p| Report::load(p)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::from)?;
@@ -139,5 +155,8 @@ fn summary(r: &Report, out: &std::path::Path) -> String {
     for (k, v) in &r.per_field {
         s.push_str(&format!("\n  {k:<14} {:.1}% ({}/{})", v.accuracy * 100.0, v.passed, v.checks));
     }
+    // Last, on one line: a hook prints it.
+    s.push('\n');
+    s.push_str(&r.summary_line());
     s
 }

@@ -6,6 +6,7 @@
 //! program (by basename) and, when the label names one, the target among its arguments; the
 //! label's `alt_keys` are other accepted forms, matched against every segment of the command.
 
+pub mod calibration;
 pub mod report;
 pub mod run;
 
@@ -27,6 +28,8 @@ pub enum EvalError {
     Report { path: String, message: String },
     #[error("cannot merge reports: {0}")]
     Merge(String),
+    #[error("no case of {corpus} could be scored ({cases} selected){hint}")]
+    NothingScored { corpus: String, cases: usize, hint: String },
     #[error("chart: {0}")]
     Chart(String),
 }
@@ -49,6 +52,10 @@ pub struct Label {
     pub expected: Value,
     #[serde(default)]
     pub language_alternatives: Vec<String>,
+    /// What the root indicator files suggest (../shared/wild): groups the report when the
+    /// label names no language.
+    #[serde(default)]
+    pub language_hint: Option<String>,
     #[serde(default)]
     pub difficulty: Option<String>,
     #[serde(default)]
@@ -72,6 +79,12 @@ pub struct Check {
     pub expected: String,
     pub got: String,
     pub pass: bool,
+    /// The plan's confidence in the process a `process` check scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// The evidence rule behind that process (its first evidence), for per-rule precision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// An expected process key.
@@ -160,28 +173,54 @@ fn app_checks(
     out: &mut Vec<Check>,
 ) {
     let mut push = |field: &str, detail: String, exp: String, got: String, pass: bool| {
-        out.push(Check { case: case.to_string(), field: field.to_string(), detail, expected: exp, got, pass });
+        out.push(Check {
+            case: case.to_string(),
+            field: field.to_string(),
+            detail,
+            expected: exp,
+            got,
+            pass,
+            confidence: None,
+            rule: None,
+        });
     };
     let missing = "(app not found)".to_string();
-    let exp_strategy = as_str_or_null(expected.get("strategy"));
-    let got = plan.map(strategy_str).unwrap_or_else(|| missing.clone());
-    push("strategy", prefix.to_string(), exp_strategy.clone(), got.clone(), got == exp_strategy);
-
-    let exp_lang = as_str_or_null(expected.get("language"));
-    let got = plan.map(lang_of).unwrap_or_else(|| missing.clone());
-    let pass = got == exp_lang || alternatives.contains(&got);
-    push("language", prefix.to_string(), exp_lang, got, pass);
-
-    let exp_group = as_str_or_null(expected.get("builder_group"));
-    let got = plan.map(group_of).unwrap_or_else(|| missing.clone());
-    push("builder_group", prefix.to_string(), exp_group.clone(), got.clone(), got == exp_group);
+    // A label scores only the fields it carries (../shared/wild labels processes alone); a
+    // field present as null still expects null.
+    if expected.get("strategy").is_some() {
+        let exp_strategy = as_str_or_null(expected.get("strategy"));
+        let got = plan.map(strategy_str).unwrap_or_else(|| missing.clone());
+        push("strategy", prefix.to_string(), exp_strategy.clone(), got.clone(), got == exp_strategy);
+    }
+    if expected.get("language").is_some() {
+        let exp_lang = as_str_or_null(expected.get("language"));
+        let got = plan.map(lang_of).unwrap_or_else(|| missing.clone());
+        let pass = got == exp_lang || alternatives.contains(&got);
+        push("language", prefix.to_string(), exp_lang, got, pass);
+    }
+    if expected.get("builder_group").is_some() {
+        let exp_group = as_str_or_null(expected.get("builder_group"));
+        let got = plan.map(group_of).unwrap_or_else(|| missing.clone());
+        push("builder_group", prefix.to_string(), exp_group.clone(), got.clone(), got == exp_group);
+    }
 
     if let Some(procs) = expected.get("processes").and_then(Value::as_object) {
         for (kind, spec) in procs {
-            let got = plan.and_then(|p| p.process(kind)).map(|p| p.command.clone());
+            let found = plan.and_then(|p| p.process(kind));
+            let got = found.map(|p| p.command.clone());
             let pass = got.as_deref().is_some_and(|c| process_matches(spec, c));
             let exp = as_str_or_null(spec.get("command"));
-            push("process", format!("{prefix}{kind}"), exp, got.unwrap_or_else(|| "(none)".into()), pass);
+            out.push(Check {
+                case: case.to_string(),
+                field: "process".into(),
+                detail: format!("{prefix}{kind}"),
+                expected: exp,
+                got: got.unwrap_or_else(|| "(none)".into()),
+                pass,
+                confidence: found.map(|p| p.confidence),
+                rule: found
+                    .map(|p| p.evidence.first().map(|e| e.rule.clone()).unwrap_or_else(|| "(no evidence)".into())),
+            });
         }
     }
 }
@@ -201,6 +240,8 @@ pub fn score(label: &Label, plan: &Plan) -> Vec<Check> {
                 expected: strategy.clone(),
                 got: got.clone(),
                 pass: got == strategy,
+                confidence: None,
+                rule: None,
             });
             for app in apps {
                 let subdir = app.get("subdir").and_then(Value::as_str).unwrap_or("").trim_matches('/').to_string();

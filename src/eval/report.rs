@@ -28,6 +28,18 @@ pub struct Report {
     pub per_field: BTreeMap<String, Totals>,
     pub per_language: BTreeMap<String, Totals>,
     pub per_difficulty: BTreeMap<String, Totals>,
+    /// `process` checks by the plan's confidence in the process (buckets of [`bucket`]).
+    #[serde(default)]
+    pub per_confidence: BTreeMap<String, Totals>,
+    /// `process` checks by the evidence rule behind the process: each rule's precision.
+    #[serde(default)]
+    pub per_rule: BTreeMap<String, Totals>,
+    /// Cases whose plan is `ready` and that have a scored process.
+    #[serde(default)]
+    pub ready_cases: usize,
+    /// Of those, the ones with a wrong (or missing) process: what a deploy would run unreviewed.
+    #[serde(default)]
+    pub wrong_but_ready: Vec<String>,
     pub llm_usage: LlmTotals,
     /// Sorted by id.
     pub cases: Vec<CaseResult>,
@@ -86,6 +98,18 @@ pub struct CaseResult {
     pub error: Option<String>,
 }
 
+/// The confidence bucket of a process check; the top bucket starts at
+/// [`crate::plan::READY_CONFIDENCE`].
+pub fn bucket(confidence: Option<f32>) -> String {
+    match confidence {
+        None => "no process".into(),
+        Some(c) if c >= crate::plan::READY_CONFIDENCE => format!("{:.2}-1.00", crate::plan::READY_CONFIDENCE),
+        Some(c) if c >= 0.7 => format!("0.70-{:.2}", crate::plan::READY_CONFIDENCE),
+        Some(c) if c >= 0.5 => "0.50-0.70".into(),
+        Some(_) => "0.00-0.50".into(),
+    }
+}
+
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -122,6 +146,14 @@ impl Report {
             latency_p50_ms: percentile(&latencies, 0.5),
             latency_p95_ms: percentile(&latencies, 0.95),
         };
+        let processes: Vec<&Check> = checks.iter().copied().filter(|c| c.field == "process").collect();
+        let scored_ready: Vec<&CaseResult> =
+            cases.iter().filter(|c| c.status == "ready" && c.checks.iter().any(|k| k.field == "process")).collect();
+        let wrong_but_ready = scored_ready
+            .iter()
+            .filter(|c| c.checks.iter().any(|k| k.field == "process" && !k.pass))
+            .map(|c| c.id.clone())
+            .collect();
         Report {
             report_version: REPORT_VERSION,
             corpus: corpus.to_string(),
@@ -136,6 +168,12 @@ impl Report {
             per_difficulty: conv(tally(checks.iter().copied(), |c| {
                 diff.get(c.case.as_str()).unwrap_or(&"?").to_string()
             })),
+            per_confidence: conv(tally(processes.iter().copied(), |c| bucket(c.confidence))),
+            per_rule: conv(tally(processes.iter().copied(), |c| {
+                c.rule.clone().unwrap_or_else(|| "(no process)".into())
+            })),
+            ready_cases: scored_ready.len(),
+            wrong_but_ready,
             llm_usage,
             cases,
             wall_time_ms,
@@ -152,7 +190,7 @@ impl Report {
     /// overlap; the result equals a single run's totals.
     pub fn merge(reports: Vec<Report>) -> Result<Report, EvalError> {
         let first = reports.first().ok_or_else(|| EvalError::Merge("no reports to merge".into()))?;
-        let (corpus, hide, llm) = (first.corpus.clone(), first.hide_procfile, first.llm);
+        let (mut corpus, hide, llm) = (first.corpus.clone(), first.hide_procfile, first.llm);
         let mut seen = std::collections::BTreeSet::new();
         let mut cases = Vec::new();
         let mut wall = 0;
@@ -161,6 +199,10 @@ impl Report {
                 return Err(EvalError::Merge("reports were made with different options".into()));
             }
             wall = wall.max(r.wall_time_ms);
+            // Reports of different corpora merge too (the calibration pools them).
+            if !corpus.split(" + ").any(|c| c == r.corpus) {
+                corpus = format!("{corpus} + {}", r.corpus);
+            }
             for c in r.cases {
                 if !seen.insert(c.id.clone()) {
                     return Err(EvalError::Merge(format!("case {} appears in two reports", c.id)));
@@ -182,6 +224,20 @@ impl Report {
                 out.push(format!("{field}: {:.1}% -> {:.1}% (-{drop:.1} points)", base.accuracy * 100.0, now * 100.0));
             }
         }
+        if self.wrong_but_ready.len() > baseline.wrong_but_ready.len() {
+            let new: Vec<&str> = self
+                .wrong_but_ready
+                .iter()
+                .filter(|id| !baseline.wrong_but_ready.contains(id))
+                .map(String::as_str)
+                .collect();
+            out.push(format!(
+                "wrong-but-ready: {} -> {} (new: {})",
+                baseline.wrong_but_ready.len(),
+                self.wrong_but_ready.len(),
+                new.join(", ")
+            ));
+        }
         if !out.is_empty() {
             let was: std::collections::BTreeSet<(String, String, String)> = baseline
                 .cases
@@ -200,6 +256,28 @@ impl Report {
             }
         }
         out
+    }
+
+    /// Share of scored `ready` plans with a wrong process, 0..1.
+    pub fn wrong_but_ready_rate(&self) -> f64 {
+        if self.ready_cases == 0 {
+            0.0
+        } else {
+            self.wrong_but_ready.len() as f64 / self.ready_cases as f64
+        }
+    }
+
+    /// The one-line summary the CLI prints last.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "accuracy {:.1} % ({}/{} checks), wrong-but-ready {}/{} ({:.1} %)",
+            self.totals.accuracy * 100.0,
+            self.totals.passed,
+            self.totals.checks,
+            self.wrong_but_ready.len(),
+            self.ready_cases,
+            self.wrong_but_ready_rate() * 100.0
+        )
     }
 
     /// The report a person reads.
@@ -227,6 +305,26 @@ impl Report {
         }
         let _ = writeln!(s, "\n| difficulty | accuracy |\n|---|---|");
         for (k, v) in &self.per_difficulty {
+            let _ = writeln!(s, "| {k} | {} |", pct(v));
+        }
+        let _ = writeln!(s, "\n| confidence | process accuracy |\n|---|---|");
+        for (k, v) in &self.per_confidence {
+            let _ = writeln!(s, "| {k} | {} |", pct(v));
+        }
+        let _ = writeln!(
+            s,
+            "\n**Wrong but ready: {}/{} ({:.1} %)**{}",
+            self.wrong_but_ready.len(),
+            self.ready_cases,
+            self.wrong_but_ready_rate() * 100.0,
+            if self.wrong_but_ready.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", self.wrong_but_ready.join(", "))
+            }
+        );
+        let _ = writeln!(s, "\n| rule | precision |\n|---|---|");
+        for (k, v) in &self.per_rule {
             let _ = writeln!(s, "| {k} | {} |", pct(v));
         }
         let u = &self.llm_usage;
@@ -270,6 +368,7 @@ impl Report {
             .iter()
             .map(|(k, v)| (format!("field: {k}"), v.accuracy))
             .chain(self.per_language.iter().map(|(k, v)| (format!("lang: {k}"), v.accuracy)))
+            .chain(self.per_confidence.iter().map(|(k, v)| (format!("confidence: {k}"), v.accuracy)))
             .collect();
         let mut svg = String::new();
         {
@@ -278,7 +377,7 @@ impl Report {
             let draw = |e: &dyn std::fmt::Display| EvalError::Chart(e.to_string());
             root.fill(&WHITE).map_err(|e| draw(&e))?;
             let mut chart = ChartBuilder::on(&root)
-                .caption("accuracy per field and language (%)", ("sans-serif", 18))
+                .caption("accuracy per field, language and confidence (%)", ("sans-serif", 18))
                 .margin(10)
                 .x_label_area_size(30)
                 .y_label_area_size(170)
@@ -330,6 +429,8 @@ mod tests {
                     expected: "x".into(),
                     got: "y".into(),
                     pass: *p,
+                    confidence: if i == 0 { None } else { Some(0.95) },
+                    rule: if i == 0 { None } else { Some("r".into()) },
                 })
                 .collect(),
             evidence: vec![],
@@ -368,7 +469,12 @@ mod tests {
         let r = now.regressions(&base, 5.0);
         assert!(r[0].starts_with("process: 100.0% -> 0.0%"));
         assert!(r.iter().any(|l| l.contains("flipped: a process 1")));
-        assert!(now.regressions(&base, 100.0).is_empty());
+        // A newly wrong `ready` plan fails the gate whatever drop the fields may take.
+        let lenient = now.regressions(&base, 100.0);
+        assert_eq!(lenient.len(), 2, "{lenient:?}");
+        assert!(lenient[0].starts_with("wrong-but-ready: 0 -> 1 (new: a)"));
+        let both_wrong = Report::from_cases("c", false, false, None, vec![case("a", "go", &[true, false])], 1);
+        assert!(now.regressions(&both_wrong, 100.0).is_empty());
     }
 
     #[test]

@@ -58,14 +58,18 @@ pub fn select(mut labels: Vec<Label>, shard: Option<Shard>) -> Vec<Label> {
     }
 }
 
-/// Lists one case: `repos/<id>/` when present, else its git URL at its commit (cached).
+/// Lists one case: `repos/<id>/` or `<id>/` when present, else its git URL at its commit
+/// (cached).
 fn load_case(label: &Label, opts: &Options) -> Result<(RepoView, Source), String> {
-    let dir = opts.corpus.join("repos").join(&label.id);
-    if dir.is_dir() {
+    let dirs = [opts.corpus.join("repos").join(&label.id), opts.corpus.join(&label.id)];
+    if let Some(dir) = dirs.into_iter().find(|d| d.is_dir()) {
         let loaded = source::load(&Request::Dir(dir), Limits::default()).map_err(|e| e.to_string())?;
         return Ok((loaded.view, loaded.source));
     }
-    let url = label.url.clone().ok_or_else(|| format!("no repos/{} directory and no url in its label", label.id))?;
+    let url = label
+        .url
+        .clone()
+        .ok_or_else(|| format!("no repos/{0}/ or {0}/ directory and no url in its label", label.id))?;
     let mirror = mirror(&url, &label.id, &opts.cache_dir)?;
     let local = format!("file://{}", mirror.display());
     let (view, commit) = git::fetch_and_list(&local, label.commit.as_deref(), Limits::default(), &Default::default())
@@ -105,7 +109,7 @@ fn evaluate_case(label: &Label, opts: &Options, scanner: &(dyn Fn(&RepoView, Sou
     let language = match label.expected.get("language") {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(serde_json::Value::Array(_)) => "monorepo".into(),
-        _ => "?".into(),
+        _ => label.language_hint.clone().unwrap_or_else(|| "?".into()),
     };
     let mut result = CaseResult {
         id: label.id.clone(),
@@ -126,7 +130,7 @@ fn evaluate_case(label: &Label, opts: &Options, scanner: &(dyn Fn(&RepoView, Sou
             return result;
         }
     };
-    let view = if opts.hide_procfile { view.without(&["Procfile"]) } else { view };
+    let view = if opts.hide_procfile { hide_procfiles(&view) } else { view };
     let plan = scanner(&view, source);
     let mut checks = score(label, &plan);
     if opts.hide_procfile {
@@ -154,6 +158,20 @@ fn evaluate_case(label: &Label, opts: &Options, scanner: &(dyn Fn(&RepoView, Sou
     });
     result.duration_ms = started.elapsed().as_millis() as u64;
     result
+}
+
+/// The view without the root Procfile and its variants (`Procfile.dev`, `procfile`): any of
+/// them would hand the scanner the label.
+pub fn hide_procfiles(view: &RepoView) -> RepoView {
+    let hidden: Vec<&str> = view
+        .files()
+        .filter(|p| !p.contains('/'))
+        .filter(|p| {
+            let lower = p.to_ascii_lowercase();
+            lower == "procfile" || lower.starts_with("procfile.")
+        })
+        .collect();
+    view.without(&hidden)
 }
 
 fn prefix(subdir: &str) -> String {
@@ -194,6 +212,15 @@ pub fn run(
         }
     });
     let cases = results.into_inner().map_err(|_| EvalError::Merge("a worker panicked".into()))?;
+    if cases.iter().all(|c| c.checks.is_empty()) {
+        let errors: Vec<String> =
+            cases.iter().filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.id))).take(3).collect();
+        return Err(EvalError::NothingScored {
+            corpus: opts.corpus.display().to_string(),
+            cases: cases.len(),
+            hint: if errors.is_empty() { String::new() } else { format!(" (first errors: {})", errors.join("; ")) },
+        });
+    }
     Ok(Report::from_cases(
         &opts.corpus.display().to_string(),
         opts.hide_procfile,

@@ -180,3 +180,112 @@ fn hide_procfile_scores_only_declared_processes() {
     // Without its Procfile the node app still starts from scripts.start: `npm start` is not `node server.js`.
     assert_eq!(r["totals"]["checks"], 1);
 }
+
+/// A corpus laid out as `DIR/<id>/` (no repos/), with labels that carry processes only, as
+/// ../shared/wild's do, and Procfile variants that must be hidden with the Procfile.
+fn flat_corpus(dir: &Path) -> PathBuf {
+    let root = dir.join("flat");
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    };
+    // Right without its Procfile: the Procfile and its .dev variant both say `node web.js`.
+    write("right/package.json", r#"{"dependencies":{"express":"4"}}"#);
+    write("right/bin/web.js", "require('../lib').start();\n");
+    write("right/bin/worker.js", "require('../lib').jobs();\n");
+    write("right/Procfile", "web: node bin/web.js\n");
+    write("right/Procfile.dev", "web: node bin/web.js\n");
+    // Wrong without it: the Procfile runs a file no rule would pick.
+    write("wrong/go.mod", "module example.com/tool\n\ngo 1.22\n");
+    write("wrong/main.go", "package main\nfunc main() {}\n");
+    write("wrong/Procfile", "web: ./bin/launcher --port $PORT\n");
+    let labels = serde_json::json!([
+        {"id": "right", "has_procfile": true, "expected": {"processes": {"web": {"command": "node bin/web.js", "key": {"program": "node", "target": "bin/web.js"}}}}},
+        {"id": "wrong", "has_procfile": true, "expected": {"processes": {"web": {"command": "./bin/launcher", "key": {"program": "launcher", "target": null}}}}}
+    ]);
+    std::fs::write(root.join("labels.json"), labels.to_string()).expect("labels");
+    root
+}
+
+#[test]
+fn flat_layout_partial_labels_buckets_rules_and_a_summary_line() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let corpus = flat_corpus(tmp.path());
+    let out = tmp.path().join("out");
+    let (code, stdout, stderr) = run_eval(&[
+        "--corpus",
+        corpus.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--hide-procfile",
+        "--no-llm",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let r = report(&out);
+    // Processes only: the labels carry no strategy, language or group.
+    assert_eq!(r["per_field"].as_object().expect("fields").keys().collect::<Vec<_>>(), vec!["process"]);
+    assert_eq!(r["totals"]["checks"], 2);
+    assert_eq!(r["totals"]["passed"], 1, "right passes only with Procfile.dev hidden too");
+    // Per-rule precision is keyed by the evidence rule of the scored process.
+    assert_eq!(r["per_rule"]["nodejs.web_file"]["passed"], 1);
+    assert_eq!(r["per_rule"]["go.module_binary"]["passed"], 0);
+    let buckets: u64 =
+        r["per_confidence"].as_object().expect("buckets").values().map(|t| t["checks"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(buckets, 2, "every process check is in one confidence bucket");
+    let md = std::fs::read_to_string(out.join("report.md")).expect("md");
+    assert!(md.contains("| confidence | process accuracy |") && md.contains("| rule | precision |"));
+    assert!(md.contains("**Wrong but ready:"));
+    let svg = std::fs::read_to_string(out.join("accuracy.svg")).expect("svg");
+    assert!(svg.contains("confidence: "));
+    let last = stdout.lines().last().expect("a summary");
+    assert!(last.starts_with("accuracy 50.0 % (1/2 checks), wrong-but-ready "), "{last}");
+}
+
+#[test]
+fn a_run_that_scores_nothing_is_an_error() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().join("empty");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let labels = serde_json::json!([{"id": "missing", "has_procfile": true, "expected": {"processes": {}}}]);
+    std::fs::write(root.join("labels.json"), labels.to_string()).expect("labels");
+    let (code, stdout, stderr) = run_eval(&[
+        "--corpus",
+        root.to_str().expect("utf8"),
+        "--out",
+        tmp.path().join("out").to_str().expect("utf8"),
+        "--no-llm",
+    ]);
+    assert_ne!(code, 0, "{stdout}");
+    assert!(stderr.contains("could be scored") && stderr.contains("missing"), "{stderr}");
+    assert!(!stdout.contains("0.0 % (0/0"), "{stdout}");
+}
+
+#[test]
+fn wrong_but_ready_grows_and_the_gate_fails() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let corpus = flat_corpus(tmp.path());
+    let out = tmp.path().join("out");
+    let args = |extra: &[&str]| {
+        let mut a = vec!["--corpus", corpus.to_str().expect("utf8"), "--out", out.to_str().expect("utf8"), "--no-llm"];
+        a.extend_from_slice(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| run_eval(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    // With the Procfile every plan is ready and right.
+    let (code, _, stderr) = run(args(&[]));
+    assert_eq!(code, 0, "{stderr}");
+    let base = report(&out);
+    assert_eq!(base["wrong_but_ready"].as_array().map(Vec::len), Some(0));
+    assert_eq!(base["ready_cases"], 2);
+    // The same run with one ready case's process now wrong: the gate names it.
+    let mut now = base.clone();
+    now["cases"][1]["checks"][0]["pass"] = serde_json::json!(false);
+    let report_now: repo_scanner::eval::report::Report = serde_json::from_value(now).expect("report");
+    let cases = report_now.cases.clone();
+    let rebuilt = repo_scanner::eval::report::Report::from_cases("c", false, false, None, cases, 1);
+    assert_eq!(rebuilt.wrong_but_ready, vec!["wrong".to_string()]);
+    let base: repo_scanner::eval::report::Report = serde_json::from_value(report(&out)).expect("report");
+    let r = rebuilt.regressions(&base, 100.0);
+    assert!(r.iter().any(|l| l.starts_with("wrong-but-ready: 0 -> 1 (new: wrong)")), "{r:?}");
+}

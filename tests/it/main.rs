@@ -5,6 +5,7 @@ mod corpus;
 mod eval;
 mod fixtures;
 mod git;
+mod lang_rules;
 mod llm;
 mod llm_live;
 mod procfile_pr;
