@@ -1,9 +1,15 @@
 //! Python: requirements.txt, pyproject.toml, setup.py, Pipfile.
 //!
 //! Start commands, most specific first: Django's WSGI module (from settings), an ASGI/WSGI app
-//! object (`app = FastAPI()`, `app = Flask(__name__)`, a `create_app` factory), a script that
-//! serves by itself (`if __name__ == "__main__"`); workers for Celery (and beat) and RQ.
+//! object (`app = FastAPI()`, `app = Flask(__name__)`, a `create_app` factory), a framework's
+//! own CLI (`streamlit run`, `chainlit run`, `panel serve`, Gradio's `launch()`), then the
+//! scripts `python FILE` starts, typed by what they block on ([`entry`]): HTTP is `web`, a
+//! chat bot or scheduler is `worker`. Workers for Celery (and beat) and RQ.
 //! `[project.scripts]` entries are not guessed at: a CLI entry point is rarely the server.
+//! Confidences are measured, not chosen: see [`calibration`].
+
+pub mod calibration;
+pub mod entry;
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -17,6 +23,10 @@ use crate::view::RepoView;
 pub struct Python;
 
 const INDICATORS: &[&str] = &["requirements.txt", "pyproject.toml", "setup.py", "Pipfile"];
+
+/// A Django project without any manifest is still a Python app (it cannot build until one is
+/// added, which the analysis says).
+const PROJECT_INDICATORS: &[&str] = &["manage.py"];
 
 /// Dependencies that make a Python manifest an app rather than a library or a helper.
 const SERVER_DEPS: &[&str] = &[
@@ -65,7 +75,10 @@ impl Ecosystem for Python {
     }
 
     fn detect(&self, view: &RepoView) -> Option<Detection> {
-        let present: Vec<&str> = INDICATORS.iter().copied().filter(|f| view.is_file(f)).collect();
+        let mut present: Vec<&str> = INDICATORS.iter().copied().filter(|f| view.is_file(f)).collect();
+        if present.is_empty() {
+            present = PROJECT_INDICATORS.iter().copied().filter(|f| view.is_file(f)).collect();
+        }
         if present.is_empty() {
             return None;
         }
@@ -86,20 +99,38 @@ impl Ecosystem for Python {
         a.framework = FRAMEWORKS.iter().find(|f| deps.contains(**f)).map(|f| f.to_string());
         gpu_warning(view, &deps, &mut a);
 
+        let scripts = entry::scripts(view);
         if let Some(web) = django(view, &deps) {
             a.framework = Some("django".into());
             a.processes.push(web);
-        } else if let Some((web, framework)) = app_object(view, &deps) {
+        } else if let Some((web, framework)) = app_object(view, &deps, &scripts) {
             a.framework.get_or_insert(framework);
             a.processes.push(web);
-        } else if let Some(web) = main_script(view) {
+        } else if let Some((web, framework)) = entry::framework_cli(view, &scripts, &deps) {
+            a.framework = Some(framework);
+            a.processes.push(web);
+        } else if let Some(web) = entry::gradio(view, &scripts) {
+            a.framework = Some("gradio".into());
             a.processes.push(web);
         } else if view.is_file("manage.py") {
             a.framework = Some("django".into());
         }
+        for c in entry::started(view, &scripts) {
+            if !a.processes.iter().any(|p| p.kind == c.kind) {
+                a.processes.push(c);
+            }
+        }
+        if !INDICATORS.iter().any(|f| view.is_file(f)) {
+            a.warnings.push(Warning {
+                code: WarningCode::UnknownProgram,
+                message: "no requirements.txt, pyproject.toml or Pipfile: the buildpack installs nothing; add one that lists the app's dependencies and its server".into(),
+                file: None,
+                line: None,
+            });
+        }
         for (program, dep) in [("gunicorn", "gunicorn"), ("uvicorn", "uvicorn")] {
             let uses = a.processes.iter().any(|p| p.command.starts_with(program));
-            if uses && !deps.contains(dep) && !deps.is_empty() {
+            if uses && !deps.contains(dep) {
                 a.warnings.push(Warning {
                     code: WarningCode::UnknownProgram,
                     message: format!(
@@ -118,10 +149,11 @@ impl Ecosystem for Python {
             let server = scripts.iter().find(|s| SERVER_SCRIPTS.contains(&s.as_str()) && super::is_plain_name(s));
             if let Some(name) = server {
                 let ev = vec![Evidence::new(view.repo_path("pyproject.toml"), "python.project_script")];
-                a.processes.insert(0, Candidate::new("web", name.clone(), 0.5, ev));
+                a.processes.insert(0, Candidate::new("web", name.clone(), calibration::PROJECT_SCRIPT, ev));
             }
         }
-        if !a.processes.iter().any(|p| p.kind == "web") {
+        // A bot or a loop is the whole app: no web process is missing.
+        if !a.processes.iter().any(|p| p.kind == "web") && !a.processes.iter().any(|p| p.kind == "worker") {
             let mut detail = "no Django project, ASGI/WSGI app object or serving script found".to_string();
             if !scripts.is_empty() {
                 detail.push_str(&format!(
@@ -155,6 +187,9 @@ impl Ecosystem for Python {
             "dramatiq",
             "huey_consumer",
             "gradio",
+            "chainlit",
+            "panel",
+            "bokeh",
             "uv",
             "poetry",
             "pipenv",
@@ -327,14 +362,17 @@ fn django(view: &RepoView, deps: &BTreeSet<String>) -> Option<Candidate> {
     let (cmd, conf) = if asgi_only {
         let m = asgi?;
         if deps.contains("daphne") {
-            (format!("daphne {m}:application --bind 0.0.0.0 --port $PORT"), 0.8)
+            (format!("daphne {m}:application --bind 0.0.0.0 --port $PORT"), calibration::DJANGO_NO_SERVER)
         } else {
-            (format!("uvicorn {m}:application --host 0.0.0.0 --port $PORT"), 0.75)
+            let conf =
+                if deps.contains("uvicorn") { calibration::DJANGO_NO_SERVER } else { calibration::SERVER_MISSING };
+            (format!("uvicorn {m}:application --host 0.0.0.0 --port $PORT"), conf)
         }
     } else {
         let m = wsgi?;
         if super::is_plain_name(&m) {
-            (format!("gunicorn {m} --bind 0.0.0.0:$PORT"), 0.85)
+            let conf = if deps.contains("gunicorn") { calibration::DJANGO } else { calibration::DJANGO_NO_SERVER };
+            (format!("gunicorn {m} --bind 0.0.0.0:$PORT"), conf)
         } else {
             return None;
         }
@@ -361,8 +399,8 @@ fn entry_rank(file: &str) -> (usize, usize) {
     (file.matches('/').count(), by_name)
 }
 
-/// `app = FastAPI(...)`, `app = Flask(__name__)`, `def create_app(...)`.
-fn app_object(view: &RepoView, deps: &BTreeSet<String>) -> Option<(Candidate, String)> {
+/// The app object a file defines: (variable or `factory()`, framework).
+fn app_in(text: &str) -> Option<(String, String)> {
     static OBJ: OnceLock<Option<Regex>> = OnceLock::new();
     static FACTORY: OnceLock<Option<Regex>> = OnceLock::new();
     let obj = re(
@@ -370,101 +408,130 @@ fn app_object(view: &RepoView, deps: &BTreeSet<String>) -> Option<(Candidate, St
         &OBJ,
     )?;
     let factory = re(r"(?m)^def\s+(create_app|make_app|app_factory)\s*\(", &FACTORY)?;
+    let imports = |m: &str| text.contains(&format!("import {m}")) || text.contains(&format!("from {m}"));
+    const CLASSES: &[&str] =
+        &["FastAPI(", "Starlette(", "Flask(", "Quart(", "Sanic(", "Litestar(", "Bottle(", "App(", "Application("];
+    let candidates = keep_lines(text, CLASSES);
+    let found = obj.captures_iter(&candidates).find_map(|c| {
+        let var = c.get(1)?.as_str().to_string();
+        let class = c.get(2)?.as_str();
+        let framework = match class {
+            "FastAPI" => "fastapi",
+            "Starlette" => "starlette",
+            "Flask" => "flask",
+            "Quart" => "quart",
+            "Sanic" => "sanic",
+            "Litestar" => "litestar",
+            "Bottle" => "bottle",
+            "App" if imports("falcon") => "falcon",
+            "Application" if imports("tornado") => return None, // tornado serves itself
+            _ => return None,
+        };
+        Some((var, framework.to_string()))
+    });
+    if found.is_some() {
+        return found;
+    }
+    let defs = keep_lines(text, &["def create_app", "def make_app", "def app_factory"]);
+    let c = factory.captures(&defs)?;
+    let fw = if imports("flask") {
+        "flask"
+    } else if imports("fastapi") {
+        "fastapi"
+    } else {
+        return None;
+    };
+    Some((format!("{}()", c.get(1).map(|m| m.as_str()).unwrap_or("create_app")), fw.to_string()))
+}
+
+/// The module `FLASK_APP` names in `.flaskenv` (the file `flask run` itself reads).
+fn flask_app_env(view: &RepoView) -> Option<String> {
+    let text = view.text(".flaskenv")?;
+    let line = text.lines().find_map(|l| l.trim().strip_prefix("FLASK_APP="))?;
+    let module = line.trim().trim_matches(['"', '\'']).split(':').next()?.trim_end_matches(".py").replace('/', ".");
+    super::is_plain_name(&module).then_some(module)
+}
+
+/// `app = FastAPI(...)`, `app = Flask(__name__)`, `def create_app(...)`, served by the server
+/// the dependencies declare. Without one, a script that runs the app itself is what the repo
+/// can run; otherwise the server is proposed with a warning (added in `analyze`).
+fn app_object(view: &RepoView, deps: &BTreeSet<String>, scripts: &[entry::Script]) -> Option<(Candidate, String)> {
     let mut files = source_files(view, ".py", 3, 400);
     files.sort_by_key(|f| entry_rank(f));
-    for file in files {
-        let Some(text) = view.text(&file) else { continue };
-        let imports = |m: &str| text.contains(&format!("import {m}")) || text.contains(&format!("from {m}"));
-        const CLASSES: &[&str] =
-            &["FastAPI(", "Starlette(", "Flask(", "Quart(", "Sanic(", "Litestar(", "Bottle(", "App(", "Application("];
-        let candidates = keep_lines(&text, CLASSES);
-        let found = obj.captures_iter(&candidates).find_map(|c| {
-            let var = c.get(1)?.as_str().to_string();
-            let class = c.get(2)?.as_str();
-            let framework = match class {
-                "FastAPI" => "fastapi",
-                "Starlette" => "starlette",
-                "Flask" => "flask",
-                "Quart" => "quart",
-                "Sanic" => "sanic",
-                "Litestar" => "litestar",
-                "Bottle" => "bottle",
-                "App" if imports("falcon") => "falcon",
-                "Application" if imports("tornado") => return None, // tornado serves itself
-                _ => return None,
-            };
-            Some((var, framework.to_string()))
-        });
-        let (target, framework) = match found {
-            Some((var, fw)) => (var, fw),
-            None => {
-                let defs = keep_lines(&text, &["def create_app", "def make_app", "def app_factory"]);
-                let Some(c) = factory.captures(&defs) else { continue };
-                let fw = if imports("flask") {
-                    "flask"
-                } else if imports("fastapi") {
-                    "fastapi"
-                } else {
-                    continue;
-                };
-                (format!("{}()", c.get(1).map(|m| m.as_str()).unwrap_or("create_app")), fw.to_string())
-            }
-        };
-        let (app_dir, rel) = match file.strip_prefix("src/") {
-            Some(rest) => (Some("src"), rest.to_string()),
-            None => (None, file.clone()),
-        };
-        let module = module_path(&rel);
-        if !super::is_plain_name(&module) {
-            continue;
+    if let Some(m) = flask_app_env(view) {
+        let f = format!("{}.py", m.replace('.', "/"));
+        if let Some(i) = files.iter().position(|x| *x == f) {
+            let f = files.remove(i);
+            files.insert(0, f);
         }
-        let asgi = matches!(framework.as_str(), "fastapi" | "starlette" | "quart" | "litestar");
-        let spec = format!("{module}:{target}");
-        let cmd = if framework == "sanic" {
-            format!("sanic {spec} --host 0.0.0.0 --port $PORT")
-        } else if asgi && (deps.contains("uvicorn") || !deps.contains("gunicorn")) {
+    }
+    let mut hits = files.iter().filter_map(|f| {
+        let text = view.text(f)?;
+        let (target, framework) = app_in(&text)?;
+        let stem = f.rsplit('/').next().unwrap_or(f).trim_end_matches(".py");
+        // A bot's keep-alive server is started by the bot, not by a WSGI server.
+        if entry::starter_of(stem, scripts).is_some() {
+            return None;
+        }
+        Some((f.clone(), target, framework))
+    });
+    let (file, target, framework) = hits.next()?;
+    let depth = file.matches('/').count();
+    let several = hits.any(|(f, _, _)| f.matches('/').count() == depth);
+    let (app_dir, rel) = match file.strip_prefix("src/") {
+        Some(rest) => (Some("src"), rest.to_string()),
+        None => (None, file.clone()),
+    };
+    let module = module_path(&rel);
+    if !super::is_plain_name(&module) {
+        return None;
+    }
+    let asgi = matches!(framework.as_str(), "fastapi" | "starlette" | "quart" | "litestar");
+    let spec = format!("{module}:{target}");
+    let server = if framework == "sanic" {
+        "sanic"
+    } else if asgi && (deps.contains("uvicorn") || !deps.contains("gunicorn")) {
+        "uvicorn"
+    } else {
+        "gunicorn"
+    };
+    let has_server = deps.contains(server);
+    let started = scripts.iter().find(|s| s.file == file && entry::kind_of(s, scripts) == Some(entry::Kind::Web));
+    let rule = format!("python.{framework}_app");
+    if !has_server {
+        if let Some(s) = started {
+            // `python app.py` runs the app with what is installed; the warning says what to add.
+            let ev = vec![Evidence::new(view.repo_path(&s.file), format!("{rule}_script"))];
+            return Some((
+                Candidate::new("web", format!("python {}", s.file), calibration::SERVER_MISSING, ev),
+                framework,
+            ));
+        }
+    }
+    let cmd = match server {
+        "sanic" => format!("sanic {spec} --host 0.0.0.0 --port $PORT"),
+        "uvicorn" => {
             let dir = app_dir.map(|d| format!(" --app-dir {d}")).unwrap_or_default();
             format!("uvicorn {spec} --host 0.0.0.0 --port $PORT{dir}")
-        } else {
+        }
+        _ => {
             let dir = app_dir.map(|d| format!(" --chdir {d}")).unwrap_or_default();
             let spec = if target.ends_with("()") { format!("'{spec}'") } else { spec };
             format!("gunicorn {spec} --bind 0.0.0.0:$PORT{dir}")
-        };
-        let evidence = vec![Evidence::new(view.repo_path(&file), format!("python.{framework}_app"))];
-        return Some((Candidate::new("web", cmd, 0.8, evidence), framework));
-    }
-    None
-}
-
-/// A root script that serves by itself: `python server.py`.
-fn main_script(view: &RepoView) -> Option<Candidate> {
-    const ONE_SHOT: &[&str] = &["setup", "migrate", "seed", "test", "conftest", "manage", "auth", "init", "config"];
-    let mut scripts = view.root_files_ending(".py");
-    scripts.retain(|f| !ONE_SHOT.iter().any(|w| f.trim_end_matches(".py").contains(w)));
-    // How strongly the script's text says it runs a long-lived server or loop.
-    let signal = |t: &str| -> usize {
-        let strong =
-            ["serve_forever", "HTTPServer", "uvicorn.run", "web.run_app", "app.run(", "run_forever", "start()"];
-        let main = t.contains("__main__");
-        match (strong.iter().any(|s| t.contains(s)), main) {
-            (true, true) => 3,
-            (true, false) => 2,
-            (false, true) => 1,
-            (false, false) => 0,
         }
     };
-    let pick = scripts
-        .iter()
-        .filter_map(|f| view.text(f).map(|t| (signal(&t), f)))
-        .filter(|(s, _)| *s >= 2)
-        .max_by_key(|(s, f)| (*s, std::cmp::Reverse(entry_rank(f))))?
-        .1;
-    Some(Candidate::new(
-        "web",
-        format!("python {pick}"),
-        0.6,
-        vec![Evidence::new(view.repo_path(pick), "python.main_script")],
-    ))
+    let conf = if several {
+        calibration::SEVERAL
+    } else if !has_server {
+        calibration::SERVER_MISSING
+    } else if target.ends_with("()") {
+        calibration::FACTORY
+    } else {
+        calibration::APP_OBJECT
+    };
+    let rule = if several { "python.app_object_several".to_string() } else { rule };
+    let evidence = vec![Evidence::new(view.repo_path(&file), rule)];
+    Some((Candidate::new("web", cmd, conf, evidence), framework))
 }
 
 /// Celery worker (and beat), RQ worker.
@@ -484,17 +551,32 @@ fn workers(view: &RepoView, deps: &BTreeSet<String>) -> Vec<Candidate> {
         });
         if let Some((module, file, text)) = app {
             let ev = vec![Evidence::new(view.repo_path(&file), "python.celery_app")];
-            out.push(Candidate::new("worker", format!("celery -A {module} worker -l info"), 0.75, ev.clone()));
+            out.push(Candidate::new(
+                "worker",
+                format!("celery -A {module} worker -l info"),
+                calibration::CELERY,
+                ev.clone(),
+            ));
             let has_beat = deps.contains("django-celery-beat")
                 || text.contains("beat_schedule")
                 || files.iter().any(|f| view.text(f).is_some_and(|t| t.contains("CELERY_BEAT_SCHEDULE")));
             if has_beat {
-                out.push(Candidate::new("beat", format!("celery -A {module} beat -l info"), 0.7, ev));
+                out.push(Candidate::new(
+                    "beat",
+                    format!("celery -A {module} beat -l info"),
+                    calibration::CELERY_BEAT,
+                    ev,
+                ));
             }
         }
     }
     if deps.contains("rq") && !out.iter().any(|c| c.kind == "worker") {
-        out.push(Candidate::new("worker", "rq worker", 0.5, vec![Evidence::new("requirements", "python.rq")]));
+        out.push(Candidate::new(
+            "worker",
+            "rq worker",
+            calibration::RQ,
+            vec![Evidence::new("requirements", "python.rq")],
+        ));
     }
     out
 }
