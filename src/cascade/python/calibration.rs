@@ -9,6 +9,9 @@
 pub const DJANGO: f32 = 0.95;
 /// Django with its server (gunicorn, daphne, uvicorn) missing from the dependencies.
 pub const DJANGO_NO_SERVER: f32 = 0.8;
+/// Django one directory down (`backend/manage.py`), run with `gunicorn --chdir`: not seen in
+/// the data yet, so below the threshold.
+pub const DJANGO_BELOW: f32 = 0.7;
 /// An ASGI/WSGI app object (`app = Flask(__name__)`) served by a server the repo declares.
 pub const APP_OBJECT: f32 = 0.92;
 /// A Flask/FastAPI factory (`def create_app`).
@@ -27,8 +30,8 @@ pub const SERVING_SCRIPT: f32 = 0.67;
 pub const BOT: f32 = 0.75;
 /// `python FILE` for a scheduler loop.
 pub const SCHEDULER: f32 = 0.6;
-/// `flask run` from FLASK_APP / .flaskenv.
-pub const FLASK_RUN: f32 = 0.6;
+/// The app file `.flaskenv`'s FLASK_APP names: not seen in the data yet.
+pub const FLASK_ENV: f32 = 0.75;
 /// A server-named `[project.scripts]` entry.
 pub const PROJECT_SCRIPT: f32 = 0.5;
 /// Celery worker / beat, RQ worker.

@@ -181,9 +181,12 @@ fn top_module(s: &str) -> Option<String> {
     (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')).then(|| name.to_string())
 }
 
-/// The scripts worth reading: `.py` files at the root and one level down, best names first.
+/// The scripts worth reading: `.py` files at the root and packages' `__main__.py`, best names
+/// first. A script deeper down is usually a module of the app (its imports assume the root
+/// is on the path), not what the owner starts.
 pub fn scripts(view: &RepoView) -> Vec<Script> {
     let mut files = source_files(view, ".py", 1, 400);
+    files.retain(|f| !f.contains('/') || f.ends_with("/__main__.py"));
     files.retain(|f| {
         let stem = f.rsplit('/').next().unwrap_or(f).to_ascii_lowercase();
         !ONE_SHOT.iter().any(|w| stem.contains(w)) && !f.starts_with("pages/")
@@ -269,9 +272,18 @@ pub fn started(view: &RepoView, scripts: &[Script]) -> Vec<Candidate> {
         let rivals = hits.iter().filter(|s| s.file.matches('/').count() == depth).count();
         let conf = if rivals > 1 { cal::SEVERAL } else { base };
         let ev = vec![Evidence::new(view.repo_path(&best.file), rule)];
-        out.push(Candidate::new(ptype, format!("python {}", best.file), conf, ev));
+        out.push(Candidate::new(ptype, run_command(&best.file), conf, ev));
     }
     out
+}
+
+/// `python FILE`, or `python -m pkg` for a package's `__main__.py` (its relative imports need
+/// the package context).
+fn run_command(file: &str) -> String {
+    match file.strip_suffix("/__main__.py") {
+        Some(pkg) if !pkg.contains('/') => format!("python -m {pkg}"),
+        _ => format!("python {file}"),
+    }
 }
 
 /// The script that imports `module` and starts: a bot that runs its Flask keep-alive server

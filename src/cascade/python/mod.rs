@@ -100,17 +100,27 @@ impl Ecosystem for Python {
         gpu_warning(view, &deps, &mut a);
 
         let scripts = entry::scripts(view);
-        if let Some(web) = django(view, &deps) {
+        if let Some(web) = django(view, &deps).or_else(|| django_below(view, &deps)) {
             a.framework = Some("django".into());
             a.processes.push(web);
-        } else if let Some((web, framework)) = app_object(view, &deps, &scripts) {
+        } else if let Some((web, framework, warning)) = app_object(view, &deps, &scripts) {
             a.framework.get_or_insert(framework);
             a.processes.push(web);
+            a.warnings.extend(warning);
         } else if let Some((web, framework)) = entry::framework_cli(view, &scripts, &deps) {
             a.framework = Some(framework);
             a.processes.push(web);
         } else if let Some(web) = entry::gradio(view, &scripts) {
             a.framework = Some("gradio".into());
+            let file = web.command.trim_start_matches("python ").to_string();
+            if !view.text(&file).is_some_and(|t| t.contains("PORT")) {
+                a.warnings.push(Warning {
+                    code: WarningCode::HardcodedPort,
+                    message: format!("{file} launches Gradio on its default port 7860: set GRADIO_SERVER_NAME=0.0.0.0 and GRADIO_SERVER_PORT=$PORT, or pass server_port from $PORT"),
+                    file: Some(view.repo_path(&file)),
+                    line: None,
+                });
+            }
             a.processes.push(web);
         } else if view.is_file("manage.py") {
             a.framework = Some("django".into());
@@ -130,7 +140,7 @@ impl Ecosystem for Python {
         }
         for (program, dep) in [("gunicorn", "gunicorn"), ("uvicorn", "uvicorn")] {
             let uses = a.processes.iter().any(|p| p.command.starts_with(program));
-            if uses && !deps.contains(dep) {
+            if uses && !deps.contains(dep) && !deps.is_empty() {
                 a.warnings.push(Warning {
                     code: WarningCode::UnknownProgram,
                     message: format!(
@@ -152,8 +162,10 @@ impl Ecosystem for Python {
                 a.processes.insert(0, Candidate::new("web", name.clone(), calibration::PROJECT_SCRIPT, ev));
             }
         }
-        // A bot or a loop is the whole app: no web process is missing.
-        if !a.processes.iter().any(|p| p.kind == "web") && !a.processes.iter().any(|p| p.kind == "worker") {
+        // A bot or a loop started by its own script is the whole app: no web process is
+        // missing. (A Celery worker serves some other app's web, which is still asked for.)
+        let started_worker = a.processes.iter().any(|p| p.kind == "worker" && p.command.starts_with("python"));
+        if !a.processes.iter().any(|p| p.kind == "web") && !started_worker {
             let mut detail = "no Django project, ASGI/WSGI app object or serving script found".to_string();
             if !scripts.is_empty() {
                 detail.push_str(&format!(
@@ -383,6 +395,24 @@ fn django(view: &RepoView, deps: &BTreeSet<String>) -> Option<Candidate> {
     Some(Candidate::new("web", cmd, conf, evidence))
 }
 
+/// A Django project one directory down (`backend/manage.py`) of a repository whose manifest
+/// is at the root: gunicorn runs it from there with `--chdir`.
+fn django_below(view: &RepoView, deps: &BTreeSet<String>) -> Option<Candidate> {
+    let mut dirs: Vec<String> = view
+        .find_files(1, |name| name == "manage.py")
+        .into_iter()
+        .filter_map(|f| f.strip_suffix("/manage.py").map(str::to_string))
+        .filter(|d| !d.contains('/') && super::is_plain_name(d))
+        .collect();
+    dirs.sort();
+    let [dir] = dirs.as_slice() else { return None };
+    let mut c = django(&view.subview(dir), deps)?;
+    let rest = c.command.strip_prefix("gunicorn ")?;
+    c.command = format!("gunicorn --chdir {dir} {rest}");
+    c.confidence = c.confidence.min(calibration::DJANGO_BELOW);
+    Some(c)
+}
+
 /// Python module path of a file: `app/main.py` -> `app.main`, `pkg/__init__.py` -> `pkg`.
 fn module_path(file: &str) -> String {
     let stem = file.trim_end_matches(".py");
@@ -455,14 +485,20 @@ fn flask_app_env(view: &RepoView) -> Option<String> {
 /// `app = FastAPI(...)`, `app = Flask(__name__)`, `def create_app(...)`, served by the server
 /// the dependencies declare. Without one, a script that runs the app itself is what the repo
 /// can run; otherwise the server is proposed with a warning (added in `analyze`).
-fn app_object(view: &RepoView, deps: &BTreeSet<String>, scripts: &[entry::Script]) -> Option<(Candidate, String)> {
+fn app_object(
+    view: &RepoView,
+    deps: &BTreeSet<String>,
+    scripts: &[entry::Script],
+) -> Option<(Candidate, String, Option<Warning>)> {
     let mut files = source_files(view, ".py", 3, 400);
     files.sort_by_key(|f| entry_rank(f));
+    let mut named = None;
     if let Some(m) = flask_app_env(view) {
         let f = format!("{}.py", m.replace('.', "/"));
         if let Some(i) = files.iter().position(|x| *x == f) {
             let f = files.remove(i);
-            files.insert(0, f);
+            files.insert(0, f.clone());
+            named = Some(f);
         }
     }
     let mut hits = files.iter().filter_map(|f| {
@@ -477,7 +513,8 @@ fn app_object(view: &RepoView, deps: &BTreeSet<String>, scripts: &[entry::Script
     });
     let (file, target, framework) = hits.next()?;
     let depth = file.matches('/').count();
-    let several = hits.any(|(f, _, _)| f.matches('/').count() == depth);
+    let named = named.as_ref() == Some(&file);
+    let several = !named && hits.any(|(f, _, _)| f.matches('/').count() == depth);
     let (app_dir, rel) = match file.strip_prefix("src/") {
         Some(rest) => (Some("src"), rest.to_string()),
         None => (None, file.clone()),
@@ -502,10 +539,17 @@ fn app_object(view: &RepoView, deps: &BTreeSet<String>, scripts: &[entry::Script
         if let Some(s) = started {
             // `python app.py` runs the app with what is installed; the warning says what to add.
             let ev = vec![Evidence::new(view.repo_path(&s.file), format!("{rule}_script"))];
-            return Some((
-                Candidate::new("web", format!("python {}", s.file), calibration::SERVER_MISSING, ev),
-                framework,
-            ));
+            let warning = Warning {
+                code: WarningCode::UnknownProgram,
+                message: format!(
+                    "{server} is not in the dependencies, so the web command runs {} with its built-in server: add {server} and run `{server} {spec}`",
+                    s.file
+                ),
+                file: Some(view.repo_path(&s.file)),
+                line: None,
+            };
+            let web = Candidate::new("web", format!("python {}", s.file), calibration::SERVER_MISSING, ev);
+            return Some((web, framework, Some(warning)));
         }
     }
     let cmd = match server {
@@ -522,6 +566,8 @@ fn app_object(view: &RepoView, deps: &BTreeSet<String>, scripts: &[entry::Script
     };
     let conf = if several {
         calibration::SEVERAL
+    } else if named {
+        calibration::FLASK_ENV
     } else if !has_server {
         calibration::SERVER_MISSING
     } else if target.ends_with("()") {
@@ -529,9 +575,15 @@ fn app_object(view: &RepoView, deps: &BTreeSet<String>, scripts: &[entry::Script
     } else {
         calibration::APP_OBJECT
     };
-    let rule = if several { "python.app_object_several".to_string() } else { rule };
+    let rule = if several {
+        "python.app_object_several".to_string()
+    } else if named {
+        "python.flaskenv_app".to_string()
+    } else {
+        rule
+    };
     let evidence = vec![Evidence::new(view.repo_path(&file), rule)];
-    Some((Candidate::new("web", cmd, conf, evidence), framework))
+    Some((Candidate::new("web", cmd, conf, evidence), framework, None))
 }
 
 /// Celery worker (and beat), RQ worker.
