@@ -121,3 +121,24 @@ fn measured_rules_with_their_server_are_ready() {
     expect("python-django", "web", "gunicorn mysite.wsgi --bind 0.0.0.0:$PORT", Band::Ready);
     expect("python-fastapi", "web", "uvicorn app.main:app --host 0.0.0.0 --port $PORT", Band::Ready);
 }
+
+#[test]
+fn dash_is_served_through_its_flask_server() {
+    expect("python-dash", "web", "gunicorn app:server --bind 0.0.0.0:$PORT", Band::Review);
+}
+
+#[test]
+fn a_root_wsgi_file_that_builds_the_app_is_what_gunicorn_loads() {
+    expect("python-wsgi-reexport", "web", "gunicorn wsgi:app --bind 0.0.0.0:$PORT", Band::Review);
+}
+
+#[test]
+fn socketio_without_an_async_worker_runs_its_own_server() {
+    // A sync gunicorn worker would break the websockets.
+    expect("python-socketio", "web", "python app.py", Band::Review);
+}
+
+#[test]
+fn tornado_serves_itself() {
+    expect("python-tornado", "web", "python server.py", Band::Review);
+}

@@ -14,6 +14,12 @@ pub const DJANGO_NO_SERVER: f32 = 0.8;
 pub const DJANGO_BELOW: f32 = 0.7;
 /// An ASGI/WSGI app object (`app = Flask(__name__)`) served by a server the repo declares.
 pub const APP_OBJECT: f32 = 0.92;
+/// A root `wsgi.py` that imports or builds the app: not seen in the data yet.
+pub const WSGI_FILE: f32 = 0.8;
+/// Flask-SocketIO (`socketio.run(app)`): not seen in the data yet.
+pub const SOCKETIO: f32 = 0.7;
+/// Dash's `server = app.server`: not seen in the data yet.
+pub const DASH: f32 = 0.8;
 /// A Flask/FastAPI factory (`def create_app`).
 pub const FACTORY: f32 = 0.8;
 /// Several files define app objects at the same depth: the pick is a guess.

@@ -31,6 +31,8 @@ const SERVE_CALLS: &[&str] = &[
     "hypercorn.asyncio.serve(",
     "app.run_server(",
     "run_webhook(",
+    "IOLoop.current().start(",
+    "IOLoop.instance().start(",
     "start_webhook(",
 ];
 
@@ -155,7 +157,7 @@ impl Script {
         self.imports.contains(module)
     }
 
-    fn calls(&self, needles: &[&str]) -> bool {
+    pub fn calls(&self, needles: &[&str]) -> bool {
         needles.iter().any(|n| self.text.contains(n))
     }
 

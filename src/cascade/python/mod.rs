@@ -439,6 +439,13 @@ fn app_in(text: &str) -> Option<(String, String)> {
     )?;
     let factory = re(r"(?m)^def\s+(create_app|make_app|app_factory)\s*\(", &FACTORY)?;
     let imports = |m: &str| text.contains(&format!("import {m}")) || text.contains(&format!("from {m}"));
+    // Dash: gunicorn serves the Flask server the app exposes (`server = app.server`).
+    if imports("dash") {
+        static SERVER: OnceLock<Option<Regex>> = OnceLock::new();
+        let server = re(r"(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*[A-Za-z_][A-Za-z0-9_]*\.server\s*$", &SERVER)?;
+        let lines = keep_lines(text, &[".server"]);
+        return server.captures(&lines).and_then(|c| c.get(1)).map(|m| (m.as_str().to_string(), "dash".to_string()));
+    }
     const CLASSES: &[&str] =
         &["FastAPI(", "Starlette(", "Flask(", "Quart(", "Sanic(", "Litestar(", "Bottle(", "App(", "Application("];
     let candidates = keep_lines(text, CLASSES);
@@ -472,6 +479,32 @@ fn app_in(text: &str) -> Option<(String, String)> {
         return None;
     };
     Some((format!("{}()", c.get(1).map(|m| m.as_str()).unwrap_or("create_app")), fw.to_string()))
+}
+
+/// A root `wsgi.py` / `asgi.py` that imports the app (`from app import app`) or builds it
+/// (`app = create_app()`): the file written for the server to load, so the server loads it.
+fn reexport(view: &RepoView, module: &str, target: &str) -> Option<(String, String)> {
+    static BUILT: OnceLock<Option<Regex>> = OnceLock::new();
+    let built = re(r"(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?:create_app|make_app|app_factory)\(", &BUILT)?;
+    ["wsgi.py", "asgi.py"].into_iter().filter(|f| module != f.trim_end_matches(".py")).find_map(|f| {
+        let text = view.text(f)?;
+        let var = target.strip_suffix("()");
+        let from = format!("from {module} import");
+        let imports_it = text.lines().any(|l| {
+            l.trim_start().starts_with(&from)
+                && l.split("import").nth(1).is_some_and(|names| {
+                    names.split(',').any(|n| n.trim().split(' ').next() == Some(var.unwrap_or(target)))
+                })
+        });
+        if !imports_it {
+            return None;
+        }
+        let name = match var {
+            Some(_) => built.captures(&keep_lines(&text, &["="]))?.get(1)?.as_str().to_string(),
+            None => target.to_string(),
+        };
+        Some((f.to_string(), name))
+    })
 }
 
 /// The module `FLASK_APP` names in `.flaskenv` (the file `flask run` itself reads).
@@ -512,9 +545,33 @@ fn app_object(
         Some((f.clone(), target, framework))
     });
     let (file, target, framework) = hits.next()?;
+    drop(hits);
+    let found_module = module_path(file.strip_prefix("src/").unwrap_or(&file));
+    if let Some((wsgi_file, var)) = reexport(view, &found_module, &target) {
+        let server = if matches!(framework.as_str(), "fastapi" | "starlette" | "quart" | "litestar") {
+            "uvicorn"
+        } else {
+            "gunicorn"
+        };
+        let module = module_path(&wsgi_file);
+        let cmd = match server {
+            "uvicorn" => format!("uvicorn {module}:{var} --host 0.0.0.0 --port $PORT"),
+            _ => format!("gunicorn {module}:{var} --bind 0.0.0.0:$PORT"),
+        };
+        let conf = if deps.contains(server) { calibration::WSGI_FILE } else { calibration::SERVER_MISSING };
+        let ev = vec![
+            Evidence::new(view.repo_path(&wsgi_file), "python.wsgi_file"),
+            Evidence::new(view.repo_path(&file), format!("python.{framework}_app")),
+        ];
+        return Some((Candidate::new("web", cmd, conf, ev), framework, None));
+    }
+    let mut hits = files.iter().skip_while(|f| **f != file).skip(1).filter_map(|f| {
+        let text = view.text(f)?;
+        app_in(&text).map(|_| f.clone())
+    });
     let depth = file.matches('/').count();
     let named = named.as_ref() == Some(&file);
-    let several = !named && hits.any(|(f, _, _)| f.matches('/').count() == depth);
+    let several = !named && hits.any(|f| f.matches('/').count() == depth);
     let (app_dir, rel) = match file.strip_prefix("src/") {
         Some(rest) => (Some("src"), rest.to_string()),
         None => (None, file.clone()),
@@ -535,6 +592,17 @@ fn app_object(
     let has_server = deps.contains(server);
     let started = scripts.iter().find(|s| s.file == file && entry::kind_of(s, scripts) == Some(entry::Kind::Web));
     let rule = format!("python.{framework}_app");
+    // Flask-SocketIO needs an async worker; without eventlet, its own `socketio.run` is the server.
+    let socketio = scripts.iter().find(|s| s.file == file && s.calls(&["socketio.run("]));
+    if let Some(s) = socketio {
+        let ev = vec![Evidence::new(view.repo_path(&s.file), "python.socketio_app")];
+        let cmd = if deps.contains("eventlet") && has_server {
+            format!("gunicorn --worker-class eventlet -w 1 {spec} --bind 0.0.0.0:$PORT")
+        } else {
+            format!("python {}", s.file)
+        };
+        return Some((Candidate::new("web", cmd, calibration::SOCKETIO, ev), framework, None));
+    }
     if !has_server {
         if let Some(s) = started {
             // `python app.py` runs the app with what is installed; the warning says what to add.
@@ -572,6 +640,8 @@ fn app_object(
         calibration::SERVER_MISSING
     } else if target.ends_with("()") {
         calibration::FACTORY
+    } else if framework == "dash" {
+        calibration::DASH
     } else {
         calibration::APP_OBJECT
     };
