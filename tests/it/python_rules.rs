@@ -117,9 +117,10 @@ fn flaskenv_names_the_app_among_several() {
 }
 
 #[test]
-fn measured_rules_with_their_server_are_ready() {
+fn confidence_bands_follow_the_measurements() {
     expect("python-django", "web", "gunicorn mysite.wsgi --bind 0.0.0.0:$PORT", Band::Ready);
-    expect("python-fastapi", "web", "uvicorn app.main:app --host 0.0.0.0 --port $PORT", Band::Ready);
+    // An app object: 6 right of 6 measured, not yet enough to run unreviewed.
+    expect("python-fastapi", "web", "uvicorn app.main:app --host 0.0.0.0 --port $PORT", Band::Review);
 }
 
 #[test]

@@ -252,6 +252,11 @@ pub fn kind_of(script: &Script, scripts: &[Script]) -> Option<Kind> {
             Kind::Loop
         });
     }
+    // A `__main__` block that hands control to a library's blocking loop (`start()`,
+    // `run_forever()`): long-running, but nothing says it serves HTTP.
+    if script.main_block && script.calls(&["start()", "run_forever("]) {
+        return Some(Kind::Loop);
+    }
     None
 }
 
@@ -268,7 +273,7 @@ pub fn started(view: &RepoView, scripts: &[Script]) -> Vec<Candidate> {
         let (rule, base) = match wanted {
             Kind::Web => ("python.serving_script", cal::SERVING_SCRIPT),
             Kind::Bot => ("python.bot", cal::BOT),
-            Kind::Loop => ("python.scheduler", cal::SCHEDULER),
+            Kind::Loop => ("python.loop", cal::LOOP),
         };
         let depth = best.file.matches('/').count();
         let rivals = hits.iter().filter(|s| s.file.matches('/').count() == depth).count();
