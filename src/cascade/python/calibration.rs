@@ -54,18 +54,3 @@ pub const PROJECT_SCRIPT: f32 = smoothed(0, 0);
 pub const CELERY: f32 = smoothed(1, 1);
 pub const CELERY_BEAT: f32 = smoothed(0, 0);
 pub const RQ: f32 = smoothed(0, 0);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::READY_CONFIDENCE;
-
-    #[test]
-    fn only_rules_with_enough_right_answers_reach_ready() {
-        assert!(DJANGO >= READY_CONFIDENCE);
-        // Six for six is not yet enough evidence to run unreviewed.
-        assert!(APP_OBJECT < READY_CONFIDENCE);
-        assert!(smoothed(0, 0) == 0.5 && smoothed(8, 8) >= READY_CONFIDENCE);
-        assert!(smoothed(9, 10) < READY_CONFIDENCE);
-    }
-}
