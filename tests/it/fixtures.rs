@@ -438,6 +438,7 @@ fixtures! {
     python_django_no_manifest => "python-django-no-manifest",
     python_django_subdir => "python-django-subdir",
     python_flaskenv => "python-flaskenv",
+    python_flask_run => "python-flask-run",
     python_dash => "python-dash",
     python_wsgi_reexport => "python-wsgi-reexport",
     python_socketio => "python-socketio",

@@ -100,6 +100,12 @@ fn without_its_server_the_repo_runs_what_it_can_and_says_what_to_add() {
 }
 
 #[test]
+fn flask_without_a_server_or_a_script_runs_its_own_cli() {
+    let plan = expect("python-flask-run", "web", "flask --app hello:app run --host 0.0.0.0 --port $PORT", Band::Review);
+    assert!(warns(&plan, WarningCode::UnknownProgram, "add gunicorn"), "{:?}", plan.warnings);
+}
+
+#[test]
 fn django_without_a_manifest_is_python_and_needs_one() {
     let plan = expect("python-django-no-manifest", "web", "gunicorn shop.wsgi --bind 0.0.0.0:$PORT", Band::Review);
     assert_eq!(plan.language.as_ref().map(|l| l.name.as_str()), Some("python"));

@@ -31,6 +31,7 @@ const SERVE_CALLS: &[&str] = &[
     "hypercorn.asyncio.serve(",
     "app.run_server(",
     "run_webhook(",
+    "run(host=",
     "IOLoop.current().start(",
     "IOLoop.instance().start(",
     "start_webhook(",
@@ -71,6 +72,13 @@ const LOOP_CALLS: &[&str] = &[
 /// Script names that run once (set-up, data loading, tests), never a service.
 const ONE_SHOT: &[&str] =
     &["setup", "migrate", "seed", "test", "conftest", "manage", "init", "config", "download", "train", "build"];
+
+/// `setup.py`, `migrate_db.py`, `test_bot.py`, `seed-data.py`: a word of [`ONE_SHOT`] as
+/// the name or one of its `_`/`-` separated parts (so `latest.py` and `manager.py` stay).
+fn one_shot(file: &str) -> bool {
+    let stem = file.rsplit('/').next().unwrap_or(file).trim_end_matches(".py").to_ascii_lowercase();
+    stem.split(['_', '-', '.']).any(|part| ONE_SHOT.contains(&part) || part.starts_with("test"))
+}
 
 /// A framework whose own CLI serves a script: `streamlit run app.py`.
 struct Cli {
@@ -189,10 +197,7 @@ fn top_module(s: &str) -> Option<String> {
 pub fn scripts(view: &RepoView) -> Vec<Script> {
     let mut files = source_files(view, ".py", 1, 400);
     files.retain(|f| !f.contains('/') || f.ends_with("/__main__.py"));
-    files.retain(|f| {
-        let stem = f.rsplit('/').next().unwrap_or(f).to_ascii_lowercase();
-        !ONE_SHOT.iter().any(|w| stem.contains(w)) && !f.starts_with("pages/")
-    });
+    files.retain(|f| !one_shot(f) && !f.starts_with("pages/"));
     files.sort_by_key(|f| super::entry_rank(f));
     files.iter().filter_map(|f| view.text(f).map(|t| Script::parse(f, &t))).collect()
 }
@@ -340,6 +345,14 @@ mod tests {
     fn a_library_module_that_is_never_started_is_not_an_entry() {
         let files = [("helpers.py", "import telegram\ndef send(bot):\n    bot.run(x)\n")];
         assert!(kinds(&files).is_empty());
+    }
+
+    #[test]
+    fn one_shot_scripts_by_word_not_by_substring() {
+        assert!(
+            one_shot("setup.py") && one_shot("migrate_db.py") && one_shot("tests_api.py") && one_shot("seed-data.py")
+        );
+        assert!(!one_shot("latest.py") && !one_shot("manager_bot.py") && !one_shot("contest.py"));
     }
 
     #[test]

@@ -620,6 +620,19 @@ fn app_object(
             return Some((web, framework, Some(warning)));
         }
     }
+    // Flask with no server declared and no script that runs it: Flask's own CLI is what the
+    // repository can run (the warning added in `analyze` says to add gunicorn).
+    if framework == "flask" && deps.contains("flask") && !has_server && !target.ends_with("()") {
+        let ev = vec![Evidence::new(view.repo_path(&file), "python.flask_run")];
+        let cmd = format!("flask --app {spec} run --host 0.0.0.0 --port $PORT");
+        let warning = Warning {
+            code: WarningCode::UnknownProgram,
+            message: format!("gunicorn is not in the dependencies, so the web command runs Flask's development server: add gunicorn and run `gunicorn {spec}`"),
+            file: Some(view.repo_path(&file)),
+            line: None,
+        };
+        return Some((Candidate::new("web", cmd, calibration::SERVER_MISSING, ev), framework, Some(warning)));
+    }
     let cmd = match server {
         "sanic" => format!("sanic {spec} --host 0.0.0.0 --port $PORT"),
         "uvicorn" => {
