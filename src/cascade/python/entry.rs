@@ -239,6 +239,11 @@ pub enum Kind {
     Loop,
 }
 
+/// A chat bot's script: it imports a bot library and, when started, blocks on its loop.
+pub fn is_bot(script: &Script) -> bool {
+    BOT_LIBS.iter().any(|l| script.imports(l)) && script.starts(LOOP_CALLS) && script.calls(LOOP_CALLS)
+}
+
 pub fn kind_of(script: &Script, scripts: &[Script]) -> Option<Kind> {
     let serving_import =
         scripts.iter().any(|o| o.file != script.file && script.imports(o.module()) && o.calls(SERVE_CALLS));
@@ -249,7 +254,8 @@ pub fn kind_of(script: &Script, scripts: &[Script]) -> Option<Kind> {
         return Some(Kind::Web);
     }
     if (bot || scheduler) && script.starts(LOOP_CALLS) && script.calls(LOOP_CALLS) {
-        return Some(if serving_import {
+        // A keep-alive page, in the file or a module it imports, binds the port: web.
+        return Some(if serving_import || script.calls(SERVE_CALLS) {
             Kind::Web
         } else if bot {
             Kind::Bot

@@ -538,8 +538,10 @@ fn app_object(
         let text = view.text(f)?;
         let (target, framework) = app_in(&text)?;
         let stem = f.rsplit('/').next().unwrap_or(f).trim_end_matches(".py");
-        // A bot's keep-alive server is started by the bot, not by a WSGI server.
-        if entry::starter_of(stem, scripts).is_some() {
+        // A bot's keep-alive server is started by the bot, not by a WSGI server (which would
+        // block importing the bot's module-level `bot.run(TOKEN)`).
+        let own_bot = scripts.iter().any(|s| s.file == *f && entry::is_bot(s));
+        if own_bot || entry::starter_of(stem, scripts).is_some() {
             return None;
         }
         Some((f.clone(), target, framework))
@@ -759,6 +761,18 @@ mod tests {
         let factory =
             [("requirements.txt", "flask\n"), ("wsgi.py", "from flask import Flask\ndef create_app():\n  pass\n")];
         assert_eq!(web(&factory).as_deref(), Some("gunicorn 'wsgi:create_app()' --bind 0.0.0.0:$PORT"));
+    }
+
+    #[test]
+    fn a_bot_with_its_keep_alive_app_in_the_same_file_is_started_by_python() {
+        let files = [
+            ("requirements.txt", "discord.py\nflask\ngunicorn\n"),
+            (
+                "main.py",
+                "import discord\nfrom flask import Flask\nfrom threading import Thread\napp = Flask('')\ndef run():\n    app.run(host='0.0.0.0')\nThread(target=run).start()\nclient.run(TOKEN)\n",
+            ),
+        ];
+        assert_eq!(web(&files).as_deref(), Some("python main.py"));
     }
 
     #[test]
