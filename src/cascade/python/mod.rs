@@ -103,10 +103,11 @@ impl Ecosystem for Python {
         if let Some(web) = django(view, &deps).or_else(|| django_below(view, &deps)) {
             a.framework = Some("django".into());
             a.processes.push(web);
-        } else if let Some((web, framework, warning)) = app_object(view, &deps, &scripts) {
-            a.framework.get_or_insert(framework);
-            a.processes.push(web);
-            a.warnings.extend(warning);
+        } else if let Some(found) = app_object(view, &deps, &scripts) {
+            a.framework.get_or_insert(found.framework);
+            a.processes.push(found.web);
+            a.warnings.extend(found.warning);
+            a.questions.extend(found.question);
         } else if let Some((web, framework)) = entry::framework_cli(view, &scripts, &deps) {
             a.framework = Some(framework);
             a.processes.push(web);
@@ -481,6 +482,22 @@ fn app_in(text: &str) -> Option<(String, String)> {
     Some((format!("{}()", c.get(1).map(|m| m.as_str()).unwrap_or("create_app")), fw.to_string()))
 }
 
+/// What [`app_object`] found: the web process, and what a person should know about it.
+struct AppObject {
+    web: Candidate,
+    framework: String,
+    /// The server the command needs is missing.
+    warning: Option<Warning>,
+    /// Several files define an app: the candidates, best first.
+    question: Option<Question>,
+}
+
+impl AppObject {
+    fn new(web: Candidate, framework: String) -> Self {
+        AppObject { web, framework, warning: None, question: None }
+    }
+}
+
 /// A root `wsgi.py` / `asgi.py` that imports the app (`from app import app`) or builds it
 /// (`app = create_app()`): the file written for the server to load, so the server loads it.
 fn reexport(view: &RepoView, module: &str, target: &str) -> Option<(String, String)> {
@@ -518,11 +535,7 @@ fn flask_app_env(view: &RepoView) -> Option<String> {
 /// `app = FastAPI(...)`, `app = Flask(__name__)`, `def create_app(...)`, served by the server
 /// the dependencies declare. Without one, a script that runs the app itself is what the repo
 /// can run; otherwise the server is proposed with a warning (added in `analyze`).
-fn app_object(
-    view: &RepoView,
-    deps: &BTreeSet<String>,
-    scripts: &[entry::Script],
-) -> Option<(Candidate, String, Option<Warning>)> {
+fn app_object(view: &RepoView, deps: &BTreeSet<String>, scripts: &[entry::Script]) -> Option<AppObject> {
     let mut files = source_files(view, ".py", 3, 400);
     files.sort_by_key(|f| entry_rank(f));
     let mut named = None;
@@ -565,7 +578,7 @@ fn app_object(
             Evidence::new(view.repo_path(&wsgi_file), "python.wsgi_file"),
             Evidence::new(view.repo_path(&file), format!("python.{framework}_app")),
         ];
-        return Some((Candidate::new("web", cmd, conf, ev), framework, None));
+        return Some(AppObject::new(Candidate::new("web", cmd, conf, ev), framework));
     }
     let mut hits = files.iter().skip_while(|f| **f != file).skip(1).filter_map(|f| {
         let text = view.text(f)?;
@@ -573,7 +586,16 @@ fn app_object(
     });
     let depth = file.matches('/').count();
     let named = named.as_ref() == Some(&file);
-    let several = !named && hits.any(|f| f.matches('/').count() == depth);
+    let rivals: Vec<String> = hits.by_ref().filter(|f| f.matches('/').count() == depth).take(5).collect();
+    let several = !named && !rivals.is_empty();
+    let question = several.then(|| Question {
+        code: QuestionCode::ConflictingSignals,
+        detail: format!(
+            "several files define a web app: {} (used), then {}; which one the owner serves is a guess",
+            view.repo_path(&file),
+            rivals.iter().map(|f| view.repo_path(f)).collect::<Vec<_>>().join(", ")
+        ),
+    });
     let (app_dir, rel) = match file.strip_prefix("src/") {
         Some(rest) => (Some("src"), rest.to_string()),
         None => (None, file.clone()),
@@ -603,7 +625,7 @@ fn app_object(
         } else {
             format!("python {}", s.file)
         };
-        return Some((Candidate::new("web", cmd, calibration::SOCKETIO, ev), framework, None));
+        return Some(AppObject::new(Candidate::new("web", cmd, calibration::SOCKETIO, ev), framework));
     }
     if !has_server {
         if let Some(s) = started {
@@ -619,7 +641,7 @@ fn app_object(
                 line: None,
             };
             let web = Candidate::new("web", format!("python {}", s.file), calibration::SERVER_MISSING, ev);
-            return Some((web, framework, Some(warning)));
+            return Some(AppObject { web, framework, warning: Some(warning), question });
         }
     }
     // Flask with no server declared and no script that runs it: Flask's own CLI is what the
@@ -633,7 +655,8 @@ fn app_object(
             file: Some(view.repo_path(&file)),
             line: None,
         };
-        return Some((Candidate::new("web", cmd, calibration::SERVER_MISSING, ev), framework, Some(warning)));
+        let web = Candidate::new("web", cmd, calibration::SERVER_MISSING, ev);
+        return Some(AppObject { web, framework, warning: Some(warning), question });
     }
     let cmd = match server {
         "sanic" => format!("sanic {spec} --host 0.0.0.0 --port $PORT"),
@@ -668,7 +691,7 @@ fn app_object(
         rule
     };
     let evidence = vec![Evidence::new(view.repo_path(&file), rule)];
-    Some((Candidate::new("web", cmd, conf, evidence), framework, None))
+    Some(AppObject { web: Candidate::new("web", cmd, conf, evidence), framework, warning: None, question })
 }
 
 /// Celery worker (and beat), RQ worker.
@@ -773,6 +796,16 @@ mod tests {
             ),
         ];
         assert_eq!(web(&files).as_deref(), Some("python main.py"));
+    }
+
+    #[test]
+    fn several_app_files_are_a_question_listing_them() {
+        let app = "from flask import Flask\napp = Flask(__name__)\n";
+        let v = RepoView::from_memory([("requirements.txt", "flask\ngunicorn\n"), ("main.py", app), ("calc.py", app)]);
+        let a = Python.analyze(&v);
+        assert!(a.processes[0].confidence < crate::plan::READY_CONFIDENCE);
+        let q = a.questions.iter().find(|q| q.code == QuestionCode::ConflictingSignals).expect("a question");
+        assert!(q.detail.contains("main.py (used), then calc.py"), "{}", q.detail);
     }
 
     #[test]
