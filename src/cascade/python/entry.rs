@@ -265,7 +265,9 @@ pub fn kind_of(script: &Script, scripts: &[Script]) -> Option<Kind> {
     }
     // A `__main__` block that hands control to a library's blocking loop (`start()`,
     // `run_forever()`): long-running, but nothing says it serves HTTP.
-    if script.main_block && script.calls(&["start()", "run_forever("]) {
+    let hands_over =
+        script.text.lines().map(str::trim_start).any(|l| l.starts_with("start(") || l.contains(".run_forever("));
+    if script.main_block && hands_over {
         return Some(Kind::Loop);
     }
     None
@@ -359,6 +361,17 @@ mod tests {
             one_shot("setup.py") && one_shot("migrate_db.py") && one_shot("tests_api.py") && one_shot("seed-data.py")
         );
         assert!(!one_shot("latest.py") && !one_shot("manager_bot.py") && !one_shot("contest.py"));
+    }
+
+    #[test]
+    fn a_main_block_that_hands_over_to_a_library_loop_is_a_worker_but_a_thread_start_is_not() {
+        let task_server = [("workflow.py", "from sdk import task, start\nif __name__ == '__main__':\n    start()\n")];
+        assert_eq!(kinds(&task_server), vec![("worker".to_string(), "python workflow.py".to_string())]);
+        let one_shot = [(
+            "scrape.py",
+            "import threading\nif __name__ == '__main__':\n    t = threading.Thread()\n    t.start()\n",
+        )];
+        assert!(kinds(&one_shot).is_empty());
     }
 
     #[test]
