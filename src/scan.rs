@@ -305,7 +305,12 @@ pub fn app_plan(view: &RepoView, services: &[Service], source: &Source) -> Plan 
             }
         }
     }
-    let needs_web = plan.strategy == Strategy::Buildpacks && !analysis.serves_itself && !declared_kinds;
+    // Rules that found only workers (a chat bot) decided the app serves no HTTP.
+    let rules_found_workers_only = from_rules && plan.processes.iter().any(|p| p.kind == "worker") && !has_web;
+    let needs_web = plan.strategy == Strategy::Buildpacks
+        && !analysis.serves_itself
+        && !declared_kinds
+        && !rules_found_workers_only;
     if needs_web && !has_web && !plan.open_questions.iter().any(|q| q.code == QuestionCode::NoWebCommand) {
         plan.open_questions.push(Question {
             code: QuestionCode::NoWebCommand,

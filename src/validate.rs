@@ -126,7 +126,9 @@ fn program_fits(program: &str, as_written: &str, language: Option<LanguageName>,
         return true;
     }
     let path = as_written.trim_start_matches("./");
-    if view.is_file(path) || BUILD_DIRS.iter().any(|d| path.starts_with(d)) {
+    // `python -m pkg`: the package's `__main__.py`.
+    let package_main = format!("{}/__main__.py", path.replace('.', "/"));
+    if view.is_file(path) || view.is_file(&package_main) || BUILD_DIRS.iter().any(|d| path.starts_with(d)) {
         return true;
     }
     if language == Some(LanguageName::Python) && declared_console_script(view, program) {

@@ -10,6 +10,7 @@ mod llm;
 mod llm_live;
 mod procfile_pr;
 mod props;
+mod python_rules;
 mod render;
 mod serve;
 mod stated;

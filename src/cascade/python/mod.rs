@@ -1,9 +1,15 @@
 //! Python: requirements.txt, pyproject.toml, setup.py, Pipfile.
 //!
 //! Start commands, most specific first: Django's WSGI module (from settings), an ASGI/WSGI app
-//! object (`app = FastAPI()`, `app = Flask(__name__)`, a `create_app` factory), a script that
-//! serves by itself (`if __name__ == "__main__"`); workers for Celery (and beat) and RQ.
+//! object (`app = FastAPI()`, `app = Flask(__name__)`, a `create_app` factory), a framework's
+//! own CLI (`streamlit run`, `chainlit run`, `panel serve`, Gradio's `launch()`), then the
+//! scripts `python FILE` starts, typed by what they block on ([`entry`]): HTTP is `web`, a
+//! chat bot or scheduler is `worker`. Workers for Celery (and beat) and RQ.
 //! `[project.scripts]` entries are not guessed at: a CLI entry point is rarely the server.
+//! Confidences are measured, not chosen: see [`calibration`].
+
+pub mod calibration;
+pub mod entry;
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -17,6 +23,10 @@ use crate::view::RepoView;
 pub struct Python;
 
 const INDICATORS: &[&str] = &["requirements.txt", "pyproject.toml", "setup.py", "Pipfile"];
+
+/// A Django project without any manifest is still a Python app (it cannot build until one is
+/// added, which the analysis says).
+const PROJECT_INDICATORS: &[&str] = &["manage.py"];
 
 /// Dependencies that make a Python manifest an app rather than a library or a helper.
 const SERVER_DEPS: &[&str] = &[
@@ -65,7 +75,10 @@ impl Ecosystem for Python {
     }
 
     fn detect(&self, view: &RepoView) -> Option<Detection> {
-        let present: Vec<&str> = INDICATORS.iter().copied().filter(|f| view.is_file(f)).collect();
+        let mut present: Vec<&str> = INDICATORS.iter().copied().filter(|f| view.is_file(f)).collect();
+        if present.is_empty() {
+            present = PROJECT_INDICATORS.iter().copied().filter(|f| view.is_file(f)).collect();
+        }
         if present.is_empty() {
             return None;
         }
@@ -86,16 +99,45 @@ impl Ecosystem for Python {
         a.framework = FRAMEWORKS.iter().find(|f| deps.contains(**f)).map(|f| f.to_string());
         gpu_warning(view, &deps, &mut a);
 
-        if let Some(web) = django(view, &deps) {
+        let scripts = entry::scripts(view);
+        if let Some(web) = django(view, &deps).or_else(|| django_below(view, &deps)) {
             a.framework = Some("django".into());
             a.processes.push(web);
-        } else if let Some((web, framework)) = app_object(view, &deps) {
-            a.framework.get_or_insert(framework);
+        } else if let Some(found) = app_object(view, &deps, &scripts) {
+            a.framework.get_or_insert(found.framework);
+            a.processes.push(found.web);
+            a.warnings.extend(found.warning);
+            a.questions.extend(found.question);
+        } else if let Some((web, framework)) = entry::framework_cli(view, &scripts, &deps) {
+            a.framework = Some(framework);
             a.processes.push(web);
-        } else if let Some(web) = main_script(view) {
+        } else if let Some(web) = entry::gradio(view, &scripts) {
+            a.framework = Some("gradio".into());
+            let file = web.command.trim_start_matches("python ").to_string();
+            if !view.text(&file).is_some_and(|t| t.contains("PORT")) {
+                a.warnings.push(Warning {
+                    code: WarningCode::HardcodedPort,
+                    message: format!("{file} launches Gradio on its default port 7860: set GRADIO_SERVER_NAME=0.0.0.0 and GRADIO_SERVER_PORT=$PORT, or pass server_port from $PORT"),
+                    file: Some(view.repo_path(&file)),
+                    line: None,
+                });
+            }
             a.processes.push(web);
         } else if view.is_file("manage.py") {
             a.framework = Some("django".into());
+        }
+        for c in entry::started(view, &scripts) {
+            if !a.processes.iter().any(|p| p.kind == c.kind) {
+                a.processes.push(c);
+            }
+        }
+        if !INDICATORS.iter().any(|f| view.is_file(f)) {
+            a.warnings.push(Warning {
+                code: WarningCode::UnknownProgram,
+                message: "no requirements.txt, pyproject.toml or Pipfile: the buildpack installs nothing; add one that lists the app's dependencies and its server".into(),
+                file: None,
+                line: None,
+            });
         }
         for (program, dep) in [("gunicorn", "gunicorn"), ("uvicorn", "uvicorn")] {
             let uses = a.processes.iter().any(|p| p.command.starts_with(program));
@@ -118,10 +160,13 @@ impl Ecosystem for Python {
             let server = scripts.iter().find(|s| SERVER_SCRIPTS.contains(&s.as_str()) && super::is_plain_name(s));
             if let Some(name) = server {
                 let ev = vec![Evidence::new(view.repo_path("pyproject.toml"), "python.project_script")];
-                a.processes.insert(0, Candidate::new("web", name.clone(), 0.5, ev));
+                a.processes.insert(0, Candidate::new("web", name.clone(), calibration::PROJECT_SCRIPT, ev));
             }
         }
-        if !a.processes.iter().any(|p| p.kind == "web") {
+        // A bot or a loop started by its own script is the whole app: no web process is
+        // missing. (A Celery worker serves some other app's web, which is still asked for.)
+        let started_worker = a.processes.iter().any(|p| p.kind == "worker" && p.command.starts_with("python"));
+        if !a.processes.iter().any(|p| p.kind == "web") && !started_worker {
             let mut detail = "no Django project, ASGI/WSGI app object or serving script found".to_string();
             if !scripts.is_empty() {
                 detail.push_str(&format!(
@@ -155,6 +200,9 @@ impl Ecosystem for Python {
             "dramatiq",
             "huey_consumer",
             "gradio",
+            "chainlit",
+            "panel",
+            "bokeh",
             "uv",
             "poetry",
             "pipenv",
@@ -327,14 +375,17 @@ fn django(view: &RepoView, deps: &BTreeSet<String>) -> Option<Candidate> {
     let (cmd, conf) = if asgi_only {
         let m = asgi?;
         if deps.contains("daphne") {
-            (format!("daphne {m}:application --bind 0.0.0.0 --port $PORT"), 0.8)
+            (format!("daphne {m}:application --bind 0.0.0.0 --port $PORT"), calibration::DJANGO_NO_SERVER)
         } else {
-            (format!("uvicorn {m}:application --host 0.0.0.0 --port $PORT"), 0.75)
+            let conf =
+                if deps.contains("uvicorn") { calibration::DJANGO_NO_SERVER } else { calibration::SERVER_MISSING };
+            (format!("uvicorn {m}:application --host 0.0.0.0 --port $PORT"), conf)
         }
     } else {
         let m = wsgi?;
         if super::is_plain_name(&m) {
-            (format!("gunicorn {m} --bind 0.0.0.0:$PORT"), 0.85)
+            let conf = if deps.contains("gunicorn") { calibration::DJANGO } else { calibration::DJANGO_NO_SERVER };
+            (format!("gunicorn {m} --bind 0.0.0.0:$PORT"), conf)
         } else {
             return None;
         }
@@ -343,6 +394,24 @@ fn django(view: &RepoView, deps: &BTreeSet<String>) -> Option<Candidate> {
         return None;
     }
     Some(Candidate::new("web", cmd, conf, evidence))
+}
+
+/// A Django project one directory down (`backend/manage.py`) of a repository whose manifest
+/// is at the root: gunicorn runs it from there with `--chdir`.
+fn django_below(view: &RepoView, deps: &BTreeSet<String>) -> Option<Candidate> {
+    let mut dirs: Vec<String> = view
+        .find_files(1, |name| name == "manage.py")
+        .into_iter()
+        .filter_map(|f| f.strip_suffix("/manage.py").map(str::to_string))
+        .filter(|d| !d.contains('/') && super::is_plain_name(d))
+        .collect();
+    dirs.sort();
+    let [dir] = dirs.as_slice() else { return None };
+    let mut c = django(&view.subview(dir), deps)?;
+    let rest = c.command.strip_prefix("gunicorn ")?;
+    c.command = format!("gunicorn --chdir {dir} {rest}");
+    c.confidence = c.confidence.min(calibration::DJANGO_BELOW);
+    Some(c)
 }
 
 /// Python module path of a file: `app/main.py` -> `app.main`, `pkg/__init__.py` -> `pkg`.
@@ -361,8 +430,8 @@ fn entry_rank(file: &str) -> (usize, usize) {
     (file.matches('/').count(), by_name)
 }
 
-/// `app = FastAPI(...)`, `app = Flask(__name__)`, `def create_app(...)`.
-fn app_object(view: &RepoView, deps: &BTreeSet<String>) -> Option<(Candidate, String)> {
+/// The app object a file defines: (variable or `factory()`, framework).
+fn app_in(text: &str) -> Option<(String, String)> {
     static OBJ: OnceLock<Option<Regex>> = OnceLock::new();
     static FACTORY: OnceLock<Option<Regex>> = OnceLock::new();
     let obj = re(
@@ -370,101 +439,259 @@ fn app_object(view: &RepoView, deps: &BTreeSet<String>) -> Option<(Candidate, St
         &OBJ,
     )?;
     let factory = re(r"(?m)^def\s+(create_app|make_app|app_factory)\s*\(", &FACTORY)?;
+    let imports = |m: &str| text.contains(&format!("import {m}")) || text.contains(&format!("from {m}"));
+    // Dash: gunicorn serves the Flask server the app exposes (`server = app.server`).
+    if imports("dash") {
+        static SERVER: OnceLock<Option<Regex>> = OnceLock::new();
+        let server = re(r"(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*[A-Za-z_][A-Za-z0-9_]*\.server\s*$", &SERVER)?;
+        let lines = keep_lines(text, &[".server"]);
+        return server.captures(&lines).and_then(|c| c.get(1)).map(|m| (m.as_str().to_string(), "dash".to_string()));
+    }
+    const CLASSES: &[&str] =
+        &["FastAPI(", "Starlette(", "Flask(", "Quart(", "Sanic(", "Litestar(", "Bottle(", "App(", "Application("];
+    let candidates = keep_lines(text, CLASSES);
+    let found = obj.captures_iter(&candidates).find_map(|c| {
+        let var = c.get(1)?.as_str().to_string();
+        let class = c.get(2)?.as_str();
+        let framework = match class {
+            "FastAPI" => "fastapi",
+            "Starlette" => "starlette",
+            "Flask" => "flask",
+            "Quart" => "quart",
+            "Sanic" => "sanic",
+            "Litestar" => "litestar",
+            "Bottle" => "bottle",
+            "App" if imports("falcon") => "falcon",
+            "Application" if imports("tornado") => return None, // tornado serves itself
+            _ => return None,
+        };
+        Some((var, framework.to_string()))
+    });
+    if found.is_some() {
+        return found;
+    }
+    let defs = keep_lines(text, &["def create_app", "def make_app", "def app_factory"]);
+    let c = factory.captures(&defs)?;
+    let fw = if imports("flask") {
+        "flask"
+    } else if imports("fastapi") {
+        "fastapi"
+    } else {
+        return None;
+    };
+    Some((format!("{}()", c.get(1).map(|m| m.as_str()).unwrap_or("create_app")), fw.to_string()))
+}
+
+/// What [`app_object`] found: the web process, and what a person should know about it.
+struct AppObject {
+    web: Candidate,
+    framework: String,
+    /// The server the command needs is missing.
+    warning: Option<Warning>,
+    /// Several files define an app: the candidates, best first.
+    question: Option<Question>,
+}
+
+impl AppObject {
+    fn new(web: Candidate, framework: String) -> Self {
+        AppObject { web, framework, warning: None, question: None }
+    }
+}
+
+/// A root `wsgi.py` / `asgi.py` that imports the app (`from app import app`) or builds it
+/// (`app = create_app()`): the file written for the server to load, so the server loads it.
+fn reexport(view: &RepoView, module: &str, target: &str) -> Option<(String, String)> {
+    static BUILT: OnceLock<Option<Regex>> = OnceLock::new();
+    let built = re(r"(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?:create_app|make_app|app_factory)\(", &BUILT)?;
+    ["wsgi.py", "asgi.py"].into_iter().filter(|f| module != f.trim_end_matches(".py")).find_map(|f| {
+        let text = view.text(f)?;
+        let var = target.strip_suffix("()");
+        let from = format!("from {module} import");
+        let imports_it = text.lines().any(|l| {
+            l.trim_start().starts_with(&from)
+                && l.split("import").nth(1).is_some_and(|names| {
+                    names.split(',').any(|n| n.trim().split(' ').next() == Some(var.unwrap_or(target)))
+                })
+        });
+        if !imports_it {
+            return None;
+        }
+        let name = match var {
+            Some(_) => built.captures(&keep_lines(&text, &["="]))?.get(1)?.as_str().to_string(),
+            None => target.to_string(),
+        };
+        Some((f.to_string(), name))
+    })
+}
+
+/// The module `FLASK_APP` names in `.flaskenv` (the file `flask run` itself reads).
+fn flask_app_env(view: &RepoView) -> Option<String> {
+    let text = view.text(".flaskenv")?;
+    let line = text.lines().find_map(|l| l.trim().strip_prefix("FLASK_APP="))?;
+    let module = line.trim().trim_matches(['"', '\'']).split(':').next()?.trim_end_matches(".py").replace('/', ".");
+    super::is_plain_name(&module).then_some(module)
+}
+
+/// `app = FastAPI(...)`, `app = Flask(__name__)`, `def create_app(...)`, served by the server
+/// the dependencies declare. Without one, a script that runs the app itself is what the repo
+/// can run; otherwise the server is proposed with a warning (added in `analyze`).
+fn app_object(view: &RepoView, deps: &BTreeSet<String>, scripts: &[entry::Script]) -> Option<AppObject> {
     let mut files = source_files(view, ".py", 3, 400);
     files.sort_by_key(|f| entry_rank(f));
-    for file in files {
-        let Some(text) = view.text(&file) else { continue };
-        let imports = |m: &str| text.contains(&format!("import {m}")) || text.contains(&format!("from {m}"));
-        const CLASSES: &[&str] =
-            &["FastAPI(", "Starlette(", "Flask(", "Quart(", "Sanic(", "Litestar(", "Bottle(", "App(", "Application("];
-        let candidates = keep_lines(&text, CLASSES);
-        let found = obj.captures_iter(&candidates).find_map(|c| {
-            let var = c.get(1)?.as_str().to_string();
-            let class = c.get(2)?.as_str();
-            let framework = match class {
-                "FastAPI" => "fastapi",
-                "Starlette" => "starlette",
-                "Flask" => "flask",
-                "Quart" => "quart",
-                "Sanic" => "sanic",
-                "Litestar" => "litestar",
-                "Bottle" => "bottle",
-                "App" if imports("falcon") => "falcon",
-                "Application" if imports("tornado") => return None, // tornado serves itself
-                _ => return None,
-            };
-            Some((var, framework.to_string()))
-        });
-        let (target, framework) = match found {
-            Some((var, fw)) => (var, fw),
-            None => {
-                let defs = keep_lines(&text, &["def create_app", "def make_app", "def app_factory"]);
-                let Some(c) = factory.captures(&defs) else { continue };
-                let fw = if imports("flask") {
-                    "flask"
-                } else if imports("fastapi") {
-                    "fastapi"
-                } else {
-                    continue;
-                };
-                (format!("{}()", c.get(1).map(|m| m.as_str()).unwrap_or("create_app")), fw.to_string())
-            }
-        };
-        let (app_dir, rel) = match file.strip_prefix("src/") {
-            Some(rest) => (Some("src"), rest.to_string()),
-            None => (None, file.clone()),
-        };
-        let module = module_path(&rel);
-        if !super::is_plain_name(&module) {
-            continue;
+    let mut named = None;
+    if let Some(m) = flask_app_env(view) {
+        let f = format!("{}.py", m.replace('.', "/"));
+        if let Some(i) = files.iter().position(|x| *x == f) {
+            let f = files.remove(i);
+            files.insert(0, f.clone());
+            named = Some(f);
         }
-        let asgi = matches!(framework.as_str(), "fastapi" | "starlette" | "quart" | "litestar");
-        let spec = format!("{module}:{target}");
-        let cmd = if framework == "sanic" {
-            format!("sanic {spec} --host 0.0.0.0 --port $PORT")
-        } else if asgi && (deps.contains("uvicorn") || !deps.contains("gunicorn")) {
+    }
+    let mut hits = files.iter().filter_map(|f| {
+        let text = view.text(f)?;
+        let (target, framework) = app_in(&text)?;
+        let stem = f.rsplit('/').next().unwrap_or(f).trim_end_matches(".py");
+        // A bot's keep-alive server is started by the bot, not by a WSGI server (which would
+        // block importing the bot's module-level `bot.run(TOKEN)`).
+        let own_bot = scripts.iter().any(|s| s.file == *f && entry::is_bot(s));
+        if own_bot || entry::starter_of(stem, scripts).is_some() {
+            return None;
+        }
+        Some((f.clone(), target, framework))
+    });
+    let (file, target, framework) = hits.next()?;
+    drop(hits);
+    let found_module = module_path(file.strip_prefix("src/").unwrap_or(&file));
+    if let Some((wsgi_file, var)) = reexport(view, &found_module, &target) {
+        let server = if matches!(framework.as_str(), "fastapi" | "starlette" | "quart" | "litestar") {
+            "uvicorn"
+        } else {
+            "gunicorn"
+        };
+        let module = module_path(&wsgi_file);
+        let cmd = match server {
+            "uvicorn" => format!("uvicorn {module}:{var} --host 0.0.0.0 --port $PORT"),
+            _ => format!("gunicorn {module}:{var} --bind 0.0.0.0:$PORT"),
+        };
+        let conf = if deps.contains(server) { calibration::WSGI_FILE } else { calibration::SERVER_MISSING };
+        let ev = vec![
+            Evidence::new(view.repo_path(&wsgi_file), "python.wsgi_file"),
+            Evidence::new(view.repo_path(&file), format!("python.{framework}_app")),
+        ];
+        return Some(AppObject::new(Candidate::new("web", cmd, conf, ev), framework));
+    }
+    let mut hits = files.iter().skip_while(|f| **f != file).skip(1).filter_map(|f| {
+        let text = view.text(f)?;
+        app_in(&text).map(|_| f.clone())
+    });
+    let depth = file.matches('/').count();
+    let named = named.as_ref() == Some(&file);
+    let rivals: Vec<String> = hits.by_ref().filter(|f| f.matches('/').count() == depth).take(5).collect();
+    let several = !named && !rivals.is_empty();
+    let question = several.then(|| Question {
+        code: QuestionCode::ConflictingSignals,
+        detail: format!(
+            "several files define a web app: {} (used), then {}; which one the owner serves is a guess",
+            view.repo_path(&file),
+            rivals.iter().map(|f| view.repo_path(f)).collect::<Vec<_>>().join(", ")
+        ),
+    });
+    let (app_dir, rel) = match file.strip_prefix("src/") {
+        Some(rest) => (Some("src"), rest.to_string()),
+        None => (None, file.clone()),
+    };
+    let module = module_path(&rel);
+    if !super::is_plain_name(&module) {
+        return None;
+    }
+    let asgi = matches!(framework.as_str(), "fastapi" | "starlette" | "quart" | "litestar");
+    let spec = format!("{module}:{target}");
+    let server = if framework == "sanic" {
+        "sanic"
+    } else if asgi && (deps.contains("uvicorn") || !deps.contains("gunicorn")) {
+        "uvicorn"
+    } else {
+        "gunicorn"
+    };
+    let has_server = deps.contains(server);
+    let started = scripts.iter().find(|s| s.file == file && entry::kind_of(s, scripts) == Some(entry::Kind::Web));
+    let rule = format!("python.{framework}_app");
+    // Flask-SocketIO needs an async worker; without eventlet, its own `socketio.run` is the server.
+    let socketio = scripts.iter().find(|s| s.file == file && s.calls(&["socketio.run("]));
+    if let Some(s) = socketio {
+        let ev = vec![Evidence::new(view.repo_path(&s.file), "python.socketio_app")];
+        let cmd = if deps.contains("eventlet") && has_server {
+            format!("gunicorn --worker-class eventlet -w 1 {spec} --bind 0.0.0.0:$PORT")
+        } else {
+            format!("python {}", s.file)
+        };
+        return Some(AppObject::new(Candidate::new("web", cmd, calibration::SOCKETIO, ev), framework));
+    }
+    if !has_server {
+        if let Some(s) = started {
+            // `python app.py` runs the app with what is installed; the warning says what to add.
+            let ev = vec![Evidence::new(view.repo_path(&s.file), format!("{rule}_script"))];
+            let warning = Warning {
+                code: WarningCode::UnknownProgram,
+                message: format!(
+                    "{server} is not in the dependencies, so the web command runs {} with its built-in server: add {server} and run `{server} {spec}`",
+                    s.file
+                ),
+                file: Some(view.repo_path(&s.file)),
+                line: None,
+            };
+            let web = Candidate::new("web", format!("python {}", s.file), calibration::SERVER_MISSING, ev);
+            return Some(AppObject { web, framework, warning: Some(warning), question });
+        }
+    }
+    // Flask with no server declared and no script that runs it: Flask's own CLI is what the
+    // repository can run (the warning added in `analyze` says to add gunicorn).
+    if framework == "flask" && deps.contains("flask") && !has_server && !target.ends_with("()") {
+        let ev = vec![Evidence::new(view.repo_path(&file), "python.flask_run")];
+        let cmd = format!("flask --app {spec} run --host 0.0.0.0 --port $PORT");
+        let warning = Warning {
+            code: WarningCode::UnknownProgram,
+            message: format!("gunicorn is not in the dependencies, so the web command runs Flask's development server: add gunicorn and run `gunicorn {spec}`"),
+            file: Some(view.repo_path(&file)),
+            line: None,
+        };
+        let web = Candidate::new("web", cmd, calibration::SERVER_MISSING, ev);
+        return Some(AppObject { web, framework, warning: Some(warning), question });
+    }
+    let cmd = match server {
+        "sanic" => format!("sanic {spec} --host 0.0.0.0 --port $PORT"),
+        "uvicorn" => {
             let dir = app_dir.map(|d| format!(" --app-dir {d}")).unwrap_or_default();
             format!("uvicorn {spec} --host 0.0.0.0 --port $PORT{dir}")
-        } else {
+        }
+        _ => {
             let dir = app_dir.map(|d| format!(" --chdir {d}")).unwrap_or_default();
             let spec = if target.ends_with("()") { format!("'{spec}'") } else { spec };
             format!("gunicorn {spec} --bind 0.0.0.0:$PORT{dir}")
-        };
-        let evidence = vec![Evidence::new(view.repo_path(&file), format!("python.{framework}_app"))];
-        return Some((Candidate::new("web", cmd, 0.8, evidence), framework));
-    }
-    None
-}
-
-/// A root script that serves by itself: `python server.py`.
-fn main_script(view: &RepoView) -> Option<Candidate> {
-    const ONE_SHOT: &[&str] = &["setup", "migrate", "seed", "test", "conftest", "manage", "auth", "init", "config"];
-    let mut scripts = view.root_files_ending(".py");
-    scripts.retain(|f| !ONE_SHOT.iter().any(|w| f.trim_end_matches(".py").contains(w)));
-    // How strongly the script's text says it runs a long-lived server or loop.
-    let signal = |t: &str| -> usize {
-        let strong =
-            ["serve_forever", "HTTPServer", "uvicorn.run", "web.run_app", "app.run(", "run_forever", "start()"];
-        let main = t.contains("__main__");
-        match (strong.iter().any(|s| t.contains(s)), main) {
-            (true, true) => 3,
-            (true, false) => 2,
-            (false, true) => 1,
-            (false, false) => 0,
         }
     };
-    let pick = scripts
-        .iter()
-        .filter_map(|f| view.text(f).map(|t| (signal(&t), f)))
-        .filter(|(s, _)| *s >= 2)
-        .max_by_key(|(s, f)| (*s, std::cmp::Reverse(entry_rank(f))))?
-        .1;
-    Some(Candidate::new(
-        "web",
-        format!("python {pick}"),
-        0.6,
-        vec![Evidence::new(view.repo_path(pick), "python.main_script")],
-    ))
+    let conf = if several {
+        calibration::SEVERAL
+    } else if named {
+        calibration::FLASK_ENV
+    } else if !has_server {
+        calibration::SERVER_MISSING
+    } else if target.ends_with("()") {
+        calibration::FACTORY
+    } else if framework == "dash" {
+        calibration::DASH
+    } else {
+        calibration::APP_OBJECT
+    };
+    let rule = if several {
+        "python.app_object_several".to_string()
+    } else if named {
+        "python.flaskenv_app".to_string()
+    } else {
+        rule
+    };
+    let evidence = vec![Evidence::new(view.repo_path(&file), rule)];
+    Some(AppObject { web: Candidate::new("web", cmd, conf, evidence), framework, warning: None, question })
 }
 
 /// Celery worker (and beat), RQ worker.
@@ -484,17 +711,32 @@ fn workers(view: &RepoView, deps: &BTreeSet<String>) -> Vec<Candidate> {
         });
         if let Some((module, file, text)) = app {
             let ev = vec![Evidence::new(view.repo_path(&file), "python.celery_app")];
-            out.push(Candidate::new("worker", format!("celery -A {module} worker -l info"), 0.75, ev.clone()));
+            out.push(Candidate::new(
+                "worker",
+                format!("celery -A {module} worker -l info"),
+                calibration::CELERY,
+                ev.clone(),
+            ));
             let has_beat = deps.contains("django-celery-beat")
                 || text.contains("beat_schedule")
                 || files.iter().any(|f| view.text(f).is_some_and(|t| t.contains("CELERY_BEAT_SCHEDULE")));
             if has_beat {
-                out.push(Candidate::new("beat", format!("celery -A {module} beat -l info"), 0.7, ev));
+                out.push(Candidate::new(
+                    "beat",
+                    format!("celery -A {module} beat -l info"),
+                    calibration::CELERY_BEAT,
+                    ev,
+                ));
             }
         }
     }
     if deps.contains("rq") && !out.iter().any(|c| c.kind == "worker") {
-        out.push(Candidate::new("worker", "rq worker", 0.5, vec![Evidence::new("requirements", "python.rq")]));
+        out.push(Candidate::new(
+            "worker",
+            "rq worker",
+            calibration::RQ,
+            vec![Evidence::new("requirements", "python.rq")],
+        ));
     }
     out
 }
@@ -542,6 +784,28 @@ mod tests {
         let factory =
             [("requirements.txt", "flask\n"), ("wsgi.py", "from flask import Flask\ndef create_app():\n  pass\n")];
         assert_eq!(web(&factory).as_deref(), Some("gunicorn 'wsgi:create_app()' --bind 0.0.0.0:$PORT"));
+    }
+
+    #[test]
+    fn a_bot_with_its_keep_alive_app_in_the_same_file_is_started_by_python() {
+        let files = [
+            ("requirements.txt", "discord.py\nflask\ngunicorn\n"),
+            (
+                "main.py",
+                "import discord\nfrom flask import Flask\nfrom threading import Thread\napp = Flask('')\ndef run():\n    app.run(host='0.0.0.0')\nThread(target=run).start()\nclient.run(TOKEN)\n",
+            ),
+        ];
+        assert_eq!(web(&files).as_deref(), Some("python main.py"));
+    }
+
+    #[test]
+    fn several_app_files_are_a_question_listing_them() {
+        let app = "from flask import Flask\napp = Flask(__name__)\n";
+        let v = RepoView::from_memory([("requirements.txt", "flask\ngunicorn\n"), ("main.py", app), ("calc.py", app)]);
+        let a = Python.analyze(&v);
+        assert!(a.processes[0].confidence < crate::plan::READY_CONFIDENCE);
+        let q = a.questions.iter().find(|q| q.code == QuestionCode::ConflictingSignals).expect("a question");
+        assert!(q.detail.contains("main.py (used), then calc.py"), "{}", q.detail);
     }
 
     #[test]
