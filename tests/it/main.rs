@@ -1,6 +1,7 @@
 //! One integration-test binary (one link step), a module per area.
 
 mod cli;
+mod consumers;
 mod corpus;
 mod eval;
 mod fixtures;
