@@ -39,7 +39,8 @@ pub struct Plan {
     pub buildpack: Option<Buildpack>,
     /// What the build passes beyond the builder: extra buildpacks, `BP_*` variables, the build
     /// context, the port the image listens on (held against Paketo's own data: src/paketo).
-    #[serde(default)]
+    /// Left out when empty.
+    #[serde(default, skip_serializing_if = "BuildSettings::is_empty")]
     pub build: BuildSettings,
     /// One entry per process type; each later runs as its own service from the same image.
     pub processes: Vec<Process>,
@@ -215,6 +216,12 @@ pub struct BuildSettings {
     /// (they listen on `$PORT`).
     #[serde(default)]
     pub port: Option<u16>,
+}
+
+impl BuildSettings {
+    pub fn is_empty(&self) -> bool {
+        *self == BuildSettings::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
