@@ -222,3 +222,34 @@ pub fn render(plan: &Plan, options: &RenderOptions) -> Result<String, RenderErro
     out.push_str(&to_yaml(&workflow)?);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Process, ProcfileInfo};
+    use crate::view::RepoView;
+
+    #[test]
+    fn repository_text_never_becomes_a_github_expression() {
+        assert_eq!(gh_escape("echo ${{ secrets.X }}"), "echo ${{ '${{' }} secrets.X }}");
+        let view = RepoView::from_memory([("requirements.txt", "flask\n")]);
+        let source = crate::plan::Source {
+            kind: crate::plan::SourceKind::Dir,
+            location: "x".into(),
+            git_ref: None,
+            commit: None,
+        };
+        let mut plan = crate::scan::scan(&view, source);
+        plan.procfile = ProcfileInfo { path: None, suggested: None };
+        plan.processes = vec![Process {
+            kind: "web".into(),
+            command: "gunicorn app:app --bind 0.0.0.0:$PORT # ${{ secrets.TOKEN }}".into(),
+            source: ProcessSource::Rule,
+            confidence: 0.9,
+            evidence: Vec::new(),
+        }];
+        let text = render(&plan, &RenderOptions::default()).expect("renders");
+        assert!(!text.contains("${{ secrets.TOKEN"), "{text}");
+        assert!(text.contains("${{ '${{' }} secrets.TOKEN }}"), "{text}");
+    }
+}
