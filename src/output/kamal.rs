@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use serde_norway::{Mapping, Value};
 
 use super::render::{
-    app_label, app_port, apps, map, provenance, s, service_name, sh_quote, skip_reason, to_yaml, App, RenderError,
-    RenderOptions, Target,
+    app_label, app_port, apps, map, procfile_to_write, provenance, s, service_name, sh_quote, skip_reason, to_yaml,
+    App, RenderError, RenderOptions, Target,
 };
 use crate::plan::{ProcessSource, Strategy};
 
@@ -166,6 +166,15 @@ pub fn render(plan: &crate::plan::Plan, options: &RenderOptions) -> Result<Vec<(
         );
         if app.plan.strategy == Strategy::Buildpacks {
             text.push_str("# Roles run the image's process types through the CNB launcher (/cnb/process/<type>).\n");
+        }
+        if let Some(procfile) = procfile_to_write(app.plan) {
+            // `kamal build` packs the context as it is: without these lines the roles have no process.
+            text.push_str(
+                "# The repository has no Procfile: the build context needs this one (the workflow writes it):\n",
+            );
+            for line in procfile.lines() {
+                text.push_str(&format!("#   {line}\n"));
+            }
         }
         text.push_str("# Replace the hosts; check the health check path.\n");
         text.push_str(&to_yaml(&document(app, options))?);
