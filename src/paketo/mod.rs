@@ -247,9 +247,13 @@ pub enum Decision {
 /// made of it (the buildpack's default applies).
 pub fn decide(language: LanguageName, requested: &str, source: Option<&str>) -> Option<Decision> {
     let rt = runtime(language)?;
-    let mut constraint = Constraint::parse(requested, language, source)?;
+    let exact = Constraint::parse(requested, language, source)?;
+    // The buildpack reads the file as written, where `3.3.0` means exactly 3.3.0: only a
+    // request some offered version satisfies as written can be left to it.
+    let as_written = rt.versions.iter().filter_map(|v| parse_version(v)).any(|v| exact.matches(&v));
     // An exact version (runtime.txt's `3.10.13`) asks for its line: Paketo ships only the
     // latest patches, and a patch pin would never resolve.
+    let mut constraint = exact.clone();
     for alt in &mut constraint.0 {
         for c in alt.iter_mut() {
             if c.op == Op::Exact {
@@ -261,7 +265,7 @@ pub fn decide(language: LanguageName, requested: &str, source: Option<&str>) -> 
     let matching: Vec<&Line> = lines.iter().filter(|l| l.versions.iter().any(|v| constraint.matches(v))).collect();
     let pick = if constraint.is_minimum() { matching.first() } else { matching.last() };
     match pick {
-        Some(line) if source.is_some_and(|s| rt.reads(s)) && !constraint.is_minimum() => {
+        Some(line) if as_written && source.is_some_and(|s| rt.reads(s)) && !constraint.is_minimum() => {
             Some(Decision::ReadsItself { line: line.name() })
         }
         Some(line) => Some(Decision::Pass { variable: rt.variable, value: rt.value(line) }),
@@ -394,6 +398,19 @@ mod tests {
         );
         assert!(
             matches!(pass(LanguageName::Python, "3.99", "runtime.txt"), Some(Decision::Unavailable { nearest, .. }) if nearest == "3.14")
+        );
+    }
+
+    #[test]
+    fn a_patch_the_buildpack_would_read_exactly_is_passed_as_its_line() {
+        assert_eq!(
+            pass(LanguageName::Ruby, "3.3.0", ".ruby-version"),
+            Some(Decision::Pass { variable: "BP_MRI_VERSION", value: "3.3.*".into() })
+        );
+        assert_eq!(pass(LanguageName::Nodejs, "20", ".nvmrc"), Some(Decision::ReadsItself { line: "20".into() }));
+        assert_eq!(
+            pass(LanguageName::Nodejs, "20.11.1", ".nvmrc"),
+            Some(Decision::Pass { variable: "BP_NODE_VERSION", value: "20.*".into() })
         );
     }
 
