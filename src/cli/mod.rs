@@ -26,6 +26,9 @@ pub struct Cli {
     /// Log lines as text or as JSON objects (one per line, for log collectors).
     #[arg(long, global = true, value_enum, default_value = "text", env = "REPO_SCANNER_LOG_FORMAT")]
     pub log_format: LogFormat,
+    /// Errors only on stderr (the same as `--log error`).
+    #[arg(long, short, global = true, conflicts_with = "log")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,6 +42,7 @@ impl Cli {
     pub fn log_filter(&self) -> &str {
         match (&self.log, &self.command) {
             (Some(l), _) => l,
+            (None, _) if self.quiet => "error",
             (None, Command::Serve(_)) => "info",
             (None, _) => "warn",
         }
@@ -59,6 +63,13 @@ pub enum Command {
     Render(handoff::RenderArgs),
     /// Serve the pre-deploy analysis API over HTTP.
     Serve(serve::ServeArgs),
+    /// Print a shell completion script (e.g. `repo-scanner completions bash > /etc/bash_completion.d/repo-scanner`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `repo-scanner man > repo-scanner.1`.
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -113,6 +124,19 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Procfile(args) => handoff::procfile(args),
         Command::Render(args) => handoff::render_cmd(args),
         Command::Serve(args) => serve::run(args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "repo-scanner", &mut std::io::stdout().lock());
+            Ok(())
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut page)
+                .context("rendering the man page")?;
+            print_out(String::from_utf8_lossy(&page).trim_end())?;
+            Ok(())
+        }
         Command::Schema => {
             let text = serde_json::to_string_pretty(&plan::json_schema()).context("serializing the schema")?;
             print_out(&text)?;

@@ -13,8 +13,10 @@
 
 mod explain;
 pub mod github;
+pub mod kamal;
 pub mod procfile_pr;
 pub mod push;
 pub mod render;
+pub mod workflow;
 
 pub use explain::explain;

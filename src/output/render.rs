@@ -1,26 +1,30 @@
 //! Renderings of a plan for the build pipeline: the `pack build` or `docker build` command, a
-//! GitHub Actions workflow that builds the image and pushes it to GHCR, and a Kamal deploy.yml
-//! with one role per process type.
+//! GitHub Actions workflow that builds, boot-checks and pushes the image to GHCR
+//! ([`super::workflow`]), and a Kamal deploy.yml with one role per process type
+//! ([`super::kamal`]).
 //!
 //! Pure functions from a [`Plan`] to text. YAML is built as a value tree and serialized, never
 //! pasted together from strings, so that a command holding quotes, colons or `#` cannot break
-//! the document. A monorepo renders one entry per app: one command, one job, one Kamal
-//! document each.
+//! the document. A monorepo renders one entry per app: one command, one job, one Kamal file
+//! each ([`render_files`]).
 //!
-//! Why `$PORT` is written out in Kamal roles: Kamal passes a role's `cmd` through the host's
-//! shell when it runs `docker run`, where `$PORT` would expand to the host's (empty) value. The
-//! rendering sets `PORT` in the environment and writes the same number into the commands, so
-//! the proxy's `app_port`, the health check and the process agree without any shell expansion.
+//! What each consumer needs is taken from its own code (../shared/paketo, ../shared/kamal):
+//! every image carries the label `service=<service>` that Kamal checks after its pull;
+//! process types reach a buildpacks image through its Procfile and run through the CNB
+//! launcher (`/cnb/process/<type>`); a command for a Dockerfile image goes to the image's
+//! shell as one quoted argument, since Kamal hands `cmd` to the host's shell unescaped.
+
+use std::path::PathBuf;
 
 use serde_norway::{Mapping, Value};
 
-use crate::plan::{LanguageName, Plan, ProcessSource, Strategy};
+use crate::plan::{LanguageName, Plan, Process, ProcessSource, Strategy};
 
-/// The port the web role listens on under Kamal, exported as `PORT`.
+/// The port a buildpacks image listens on under Kamal (`PORT` is set to it): Paketo's 8080.
 pub const DEFAULT_APP_PORT: u16 = 8080;
 
-/// The pack CLI installer action (buildpacks/github-actions).
-const SETUP_PACK: &str = "buildpacks/github-actions/setup-pack@v5.9.5";
+/// Seconds the boot check waits for the web port, or a worker must stay up.
+pub const DEFAULT_BOOT_SECONDS: u32 = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -46,17 +50,32 @@ impl Target {
 pub struct RenderOptions {
     /// The image name; default from the source (`ghcr.io/<owner>/<repo>` for a GitHub URL).
     pub image: Option<String>,
-    /// The web role's health check path under Kamal; default `/up` for Rails, else `/`.
+    /// The web role's health check path under Kamal; default `/up` (Rails' and kamal-proxy's).
     pub healthcheck_path: Option<String>,
-    /// The port exported as `PORT` and used as kamal-proxy's `app_port`.
-    pub port: u16,
+    /// The port exported as `PORT` and used as kamal-proxy's `app_port`; default: 8080 for a
+    /// buildpacks image, the Dockerfile's EXPOSE for a Dockerfile image.
+    pub port: Option<u16>,
     /// Kamal hosts for every role; a documentation address (192.0.2.1) when none is given.
     pub hosts: Vec<String>,
+    /// Workflow: pin actions by commit sha (zizmor's `unpinned-uses`) instead of a major tag.
+    pub pin_actions: bool,
+    /// Workflow: how long the boot check waits for the web port / a worker must stay up.
+    pub boot_seconds: u32,
+    /// Workflow: the file name under .github/workflows/, without `.yml`.
+    pub workflow_name: String,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions { image: None, healthcheck_path: None, port: DEFAULT_APP_PORT, hosts: Vec::new() }
+        RenderOptions {
+            image: None,
+            healthcheck_path: None,
+            port: None,
+            hosts: Vec::new(),
+            pin_actions: true,
+            boot_seconds: DEFAULT_BOOT_SECONDS,
+            workflow_name: "build".to_string(),
+        }
     }
 }
 
@@ -66,17 +85,45 @@ pub enum RenderError {
     Nothing { target: &'static str, reason: String },
     #[error("cannot serialize the YAML: {0}")]
     Yaml(String),
+    #[error("--target {target} renders {count} files (one per app): write them with --out DIR")]
+    SeveralDocuments { target: &'static str, count: usize },
 }
 
-/// Renders `plan` for `target`.
+/// Renders `plan` for `target` as one text for stdout. A Kamal rendering of several apps is
+/// several files: [`render_files`].
 pub fn render(plan: &Plan, target: Target, options: &RenderOptions) -> Result<String, RenderError> {
     let span = tracing::info_span!("render", target = target.as_str(), location = %plan.source.location);
     let _enter = span.enter();
     match target {
         Target::Pack => pack(plan, options),
         Target::Docker => docker(plan, options),
-        Target::GithubActions => github_actions(plan, options),
-        Target::Kamal => kamal(plan, options),
+        Target::GithubActions => super::workflow::render(plan, options),
+        Target::Kamal => {
+            let mut files = super::kamal::render(plan, options)?;
+            match files.len() {
+                1 => Ok(files.remove(0).1),
+                count => Err(RenderError::SeveralDocuments { target: "kamal", count }),
+            }
+        }
+    }
+}
+
+/// The files a rendering writes under `--out DIR`, by path relative to DIR:
+/// `config/deploy.yml` (or `config/deploy.<app>.yml` per monorepo app) and
+/// `.github/workflows/<name>.yml`. Pack and docker render commands, not files: None.
+pub fn render_files(
+    plan: &Plan,
+    target: Target,
+    options: &RenderOptions,
+) -> Result<Option<Vec<(PathBuf, String)>>, RenderError> {
+    match target {
+        Target::Pack | Target::Docker => Ok(None),
+        Target::GithubActions => {
+            let text = super::workflow::render(plan, options)?;
+            let path = PathBuf::from(".github/workflows").join(format!("{}.yml", options.workflow_name));
+            Ok(Some(vec![(path, text)]))
+        }
+        Target::Kamal => Ok(Some(super::kamal::render(plan, options)?)),
     }
 }
 
@@ -108,7 +155,11 @@ pub fn apps<'a>(plan: &'a Plan, options: &RenderOptions) -> Vec<App<'a>> {
             name = format!("{name}-{}", out.len() + 1);
         }
         let image = if several { format!("{base}/{name}") } else { base.clone() };
-        let context = if p.subdir.is_empty() { ".".to_string() } else { p.subdir.clone() };
+        let context = match &p.build.context {
+            Some(c) => c.clone(),
+            None if p.subdir.is_empty() => ".".to_string(),
+            None => p.subdir.clone(),
+        };
         out.push(App { plan: p, name, image, context });
     }
     out
@@ -158,52 +209,10 @@ fn sanitize(s: &str) -> String {
     s.trim_matches(|c| matches!(c, '.' | '_' | '-')).to_string()
 }
 
-/// The Paketo build-time variable that pins the runtime version, per language.
-pub fn version_variable(language: LanguageName) -> Option<&'static str> {
-    match language {
-        LanguageName::Python => Some("BP_CPYTHON_VERSION"),
-        LanguageName::Nodejs => Some("BP_NODE_VERSION"),
-        LanguageName::Go => Some("BP_GO_VERSION"),
-        LanguageName::Java => Some("BP_JVM_VERSION"),
-        LanguageName::Ruby => Some("BP_MRI_VERSION"),
-        LanguageName::Php => Some("BP_PHP_VERSION"),
-        LanguageName::Dotnet => Some("BP_DOTNET_FRAMEWORK_VERSION"),
-        LanguageName::Rust => Some("BP_RUST_TOOLCHAIN"),
-        LanguageName::Static | LanguageName::Deno | LanguageName::Elixir => None,
-    }
-}
-
-/// `BP_*` build variables from the detected runtime version, as the buildpacks take them:
-/// semver constraints (`3.12`, `>=18 <21`, `^8.1`), a JVM major version (`17`), a Ruby `~>`
-/// written as semver's `~`. A version that cannot be expressed is left out.
+/// The `BP_*` build variables of an app's plan (its runtime line, project path, web dir), in
+/// a stable order. See [`crate::paketo`] for how they are decided.
 pub fn bp_env(plan: &Plan) -> Vec<(String, String)> {
-    let Some(lang) = &plan.language else { return Vec::new() };
-    let (Some(var), Some(raw)) = (version_variable(lang.name), lang.version.as_deref()) else { return Vec::new() };
-    let mut v = raw.trim().trim_matches('"').trim().to_string();
-    for prefix in ["python-", "python", "go", "v"] {
-        if let Some(rest) = v.strip_prefix(prefix) {
-            if rest.starts_with(|c: char| c.is_ascii_digit()) {
-                v = rest.to_string();
-            }
-        }
-    }
-    v = v.replace("~>", "~");
-    if lang.name == LanguageName::Java {
-        // "1.8" is Java 8; "17.0.2" and ">=17" are 17.
-        let digits: String = v.trim_start_matches(|c: char| !c.is_ascii_digit()).to_string();
-        let mut parts = digits.split(|c: char| !c.is_ascii_digit());
-        let major = match (parts.next(), parts.next()) {
-            (Some("1"), Some(minor)) if !minor.is_empty() => minor.to_string(),
-            (Some(m), _) => m.to_string(),
-            _ => String::new(),
-        };
-        v = major;
-    }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || " .*^~<>=|,-".contains(c);
-    if v.is_empty() || !v.chars().all(allowed) || !v.chars().any(|c| c.is_ascii_digit()) {
-        return Vec::new();
-    }
-    vec![(var.to_string(), v.split_whitespace().collect::<Vec<_>>().join(" "))]
+    plan.build.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// A word for a POSIX shell: unchanged when safe, else single-quoted.
@@ -217,14 +226,14 @@ pub fn sh_quote(s: &str) -> String {
 }
 
 /// `source @ commit` for headers.
-fn provenance(plan: &Plan) -> String {
+pub(crate) fn provenance(plan: &Plan) -> String {
     match &plan.source.commit {
         Some(c) => format!("{} @ {}", plan.source.location, &c[..c.len().min(12)]),
         None => plan.source.location.clone(),
     }
 }
 
-fn app_label(app: &App<'_>) -> String {
+pub(crate) fn app_label(app: &App<'_>) -> String {
     let dir = if app.plan.subdir.is_empty() { ".".to_string() } else { app.plan.subdir.clone() };
     let lang = match &app.plan.language {
         Some(l) => match &l.version {
@@ -237,7 +246,7 @@ fn app_label(app: &App<'_>) -> String {
 }
 
 /// Why an app has no rendering for a target, or None when it has one.
-fn skip_reason(app: &App<'_>, target: Target) -> Option<String> {
+pub(crate) fn skip_reason(app: &App<'_>, target: Target) -> Option<String> {
     match (app.plan.strategy, target) {
         (Strategy::Unsupported, _) => {
             Some("unsupported: no Dockerfile and no Paketo buildpack; add a Dockerfile".into())
@@ -251,14 +260,38 @@ fn skip_reason(app: &App<'_>, target: Target) -> Option<String> {
     }
 }
 
-/// The `pack build` arguments after the image: builder, path, `--env` per BP_* variable.
-fn pack_args(app: &App<'_>) -> Vec<String> {
+/// The `pack build` arguments after the image: builder, path, `--buildpack` for what the
+/// builder lacks, `--env` per BP_* variable, and the `service` label Kamal checks.
+pub fn pack_args(app: &App<'_>) -> Vec<String> {
     let builder = app.plan.buildpack.as_ref().map(|b| b.builder.as_str()).unwrap_or(crate::plan::DEFAULT_BUILDER);
     let mut args = vec![format!("--builder {}", sh_quote(builder)), format!("--path {}", sh_quote(&app.context))];
+    let extra = &app.plan.build.extra_buildpacks;
+    for b in extra {
+        args.push(format!("--buildpack {}", sh_quote(b)));
+    }
+    if !extra.is_empty() {
+        // --buildpack replaces the builder's order; the composites there carry image-labels.
+        args.push(format!("--buildpack {}", crate::paketo::IMAGE_LABELS_BUILDPACK));
+    }
     for (k, v) in bp_env(app.plan) {
         args.push(format!("--env {}", sh_quote(&format!("{k}={v}"))));
     }
+    args.push(format!("--env {}", sh_quote(&format!("BP_IMAGE_LABELS=service={}", service_name(app)))));
     args
+}
+
+/// A shell here-document that writes `text` to `path` (quoted delimiter: nothing expands).
+fn heredoc(path: &str, text: &str) -> String {
+    format!("cat > {} <<'PROCFILE'\n{}PROCFILE\n", sh_quote(path), text)
+}
+
+/// The Procfile path inside an app's build context.
+pub fn procfile_path(app: &App<'_>) -> String {
+    if app.context == "." {
+        "Procfile".to_string()
+    } else {
+        format!("{}/Procfile", app.context)
+    }
 }
 
 fn pack(plan: &Plan, options: &RenderOptions) -> Result<String, RenderError> {
@@ -273,6 +306,10 @@ fn pack(plan: &Plan, options: &RenderOptions) -> Result<String, RenderError> {
         }
         rendered += 1;
         out.push_str(&format!("\n# {}\n", app_label(&app)));
+        if let Some(procfile) = procfile_to_write(app.plan) {
+            out.push_str("# The image's process types (the repository has no Procfile):\n");
+            out.push_str(&heredoc(&procfile_path(&app), &procfile));
+        }
         let mut lines = vec![format!("pack build {}", sh_quote(&app.image))];
         lines.extend(pack_args(&app).into_iter().map(|a| format!("  {a}")));
         out.push_str(&lines.join(" \\\n"));
@@ -282,6 +319,11 @@ fn pack(plan: &Plan, options: &RenderOptions) -> Result<String, RenderError> {
         return Err(RenderError::Nothing { target: "pack", reason: reasons.join("; ") });
     }
     Ok(out)
+}
+
+/// `docker build` arguments after `--file`: the tag and the `service` label Kamal checks.
+pub fn docker_args(app: &App<'_>) -> Vec<String> {
+    vec![format!("--label {}", sh_quote(&format!("service={}", service_name(app))))]
 }
 
 fn docker(plan: &Plan, options: &RenderOptions) -> Result<String, RenderError> {
@@ -298,9 +340,10 @@ fn docker(plan: &Plan, options: &RenderOptions) -> Result<String, RenderError> {
         let file = app.plan.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into());
         out.push_str(&format!("\n# {}\n", app_label(&app)));
         out.push_str(&format!(
-            "docker build --file {} --tag {} {}\n",
+            "docker build --file {} --tag {} {} {}\n",
             sh_quote(&file),
             sh_quote(&app.image),
+            docker_args(&app).join(" "),
             sh_quote(&app.context)
         ));
     }
@@ -310,13 +353,53 @@ fn docker(plan: &Plan, options: &RenderOptions) -> Result<String, RenderError> {
     Ok(out)
 }
 
+/// The Kamal service name of an app: `[a-z0-9_-]+` (configuration.rb's check).
+pub fn service_name(app: &App<'_>) -> String {
+    app.name.replace('.', "-")
+}
+
+/// A Paketo buildpack that runs the app itself (go-build, cargo, executable-jar,
+/// dotnet-execute, npm-start) gives the image a `web` process: a rule's guess at that command
+/// (a jar path, a binary name) is not needed and may not exist in the image.
+pub fn runs_itself(plan: &Plan, p: &Process) -> bool {
+    if plan.strategy != Strategy::Buildpacks || p.kind != "web" || p.source != ProcessSource::Rule {
+        return false;
+    }
+    match plan.language.as_ref().map(|l| l.name) {
+        Some(LanguageName::Java | LanguageName::Go | LanguageName::Rust | LanguageName::Dotnet) => true,
+        Some(LanguageName::Nodejs) => matches!(p.command.as_str(), "npm start" | "yarn start"),
+        _ => false,
+    }
+}
+
+/// The Procfile the build context needs for the image to carry every process type, when the
+/// repository has none: the plan's processes, less those Paketo runs itself. None when the
+/// context needs nothing (a Procfile present, a Dockerfile, nothing to add).
+pub fn procfile_to_write(plan: &Plan) -> Option<String> {
+    if plan.strategy != Strategy::Buildpacks || plan.procfile.path.is_some() {
+        return None;
+    }
+    let lines: Vec<(&str, &str)> = plan
+        .processes
+        .iter()
+        .filter(|p| !runs_itself(plan, p))
+        .map(|p| (p.kind.as_str(), p.command.as_str()))
+        .collect();
+    (!lines.is_empty()).then(|| crate::cascade::procfile::render(lines))
+}
+
+/// The port the image listens on: `--port`, a Dockerfile's EXPOSE, else Paketo's 8080.
+pub fn app_port(app: &App<'_>, options: &RenderOptions) -> u16 {
+    options.port.or(app.plan.build.port).unwrap_or(DEFAULT_APP_PORT)
+}
+
 // ---- YAML helpers ------------------------------------------------------------------------------
 
-fn s(v: impl Into<String>) -> Value {
+pub(crate) fn s(v: impl Into<String>) -> Value {
     Value::String(v.into())
 }
 
-fn map<const N: usize>(entries: [(&str, Value); N]) -> Value {
+pub(crate) fn map<const N: usize>(entries: [(&str, Value); N]) -> Value {
     let mut m = Mapping::new();
     for (k, v) in entries {
         m.insert(s(k), v);
@@ -324,256 +407,8 @@ fn map<const N: usize>(entries: [(&str, Value); N]) -> Value {
     Value::Mapping(m)
 }
 
-fn to_yaml(v: &Value) -> Result<String, RenderError> {
+pub(crate) fn to_yaml(v: &Value) -> Result<String, RenderError> {
     serde_norway::to_string(v).map_err(|e| RenderError::Yaml(e.to_string()))
-}
-
-// ---- GitHub Actions ------------------------------------------------------------------------------
-
-/// The image a workflow job pushes: `--image` as given, else from the repository the workflow
-/// runs in (lower-cased: GHCR names are lower case, `github.repository` need not be).
-fn workflow_image(app: &App<'_>, several: bool, options: &RenderOptions) -> (Option<Value>, String) {
-    if options.image.is_some() {
-        return (None, app.image.clone());
-    }
-    let suffix = if several { format!("/{}", app.name) } else { String::new() };
-    let step = map([
-        ("name", s("Image name")),
-        ("run", s(format!("echo \"IMAGE=ghcr.io/${{GITHUB_REPOSITORY,,}}{suffix}\" >> \"$GITHUB_ENV\""))),
-    ]);
-    (Some(step), "${{ env.IMAGE }}".to_string())
-}
-
-fn github_actions(plan: &Plan, options: &RenderOptions) -> Result<String, RenderError> {
-    let all = apps(plan, options);
-    let several = all.len() > 1;
-    let mut jobs = Mapping::new();
-    let mut reasons = Vec::new();
-    for app in &all {
-        if let Some(reason) = skip_reason(app, Target::GithubActions) {
-            reasons.push(format!("{}: {reason}", app.name));
-            continue;
-        }
-        let (name_step, image) = workflow_image(app, several, options);
-        let mut steps = vec![
-            map([("name", s("Check out")), ("uses", s("actions/checkout@v4"))]),
-            map([
-                ("name", s("Log in to GHCR")),
-                ("uses", s("docker/login-action@v3")),
-                (
-                    "with",
-                    map([
-                        ("registry", s("ghcr.io")),
-                        ("username", s("${{ github.actor }}")),
-                        ("password", s("${{ secrets.GITHUB_TOKEN }}")),
-                    ]),
-                ),
-            ]),
-        ];
-        steps.extend(name_step);
-        match app.plan.strategy {
-            Strategy::Buildpacks => {
-                steps.push(map([("name", s("Install pack")), ("uses", s(SETUP_PACK))]));
-                // Double quotes: the shell expands $IMAGE; GitHub substitutes ${{ }} before the shell runs.
-                let tag = |t: &str| {
-                    if options.image.is_some() {
-                        format!("\"{image}:{t}\"")
-                    } else {
-                        format!("\"$IMAGE:{t}\"")
-                    }
-                };
-                let mut lines = vec![format!("pack build {}", tag("${{ github.sha }}"))];
-                lines.extend(pack_args(app).into_iter().map(|a| format!("  {a}")));
-                lines.push(format!("  --tag {}", tag("latest")));
-                lines.push(format!("  --cache-image {}", tag("build-cache")));
-                lines.push("  --publish".to_string());
-                steps.push(map([
-                    ("name", s("Build and push with pack (buildpacks, layer cache in the registry)")),
-                    ("run", s(lines.join(" \\\n") + "\n")),
-                ]));
-            }
-            _ => {
-                let file = app.plan.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into());
-                steps.push(map([("name", s("Set up Buildx")), ("uses", s("docker/setup-buildx-action@v3"))]));
-                steps.push(map([
-                    ("name", s("Build and push with docker (layer cache in GitHub Actions)")),
-                    ("uses", s("docker/build-push-action@v6")),
-                    (
-                        "with",
-                        map([
-                            ("context", s(app.context.clone())),
-                            ("file", s(file)),
-                            ("push", Value::Bool(true)),
-                            ("tags", s(format!("{image}:${{{{ github.sha }}}}\n{image}:latest\n"))),
-                            ("cache-from", s(format!("type=gha,scope={}", app.name))),
-                            ("cache-to", s(format!("type=gha,mode=max,scope={}", app.name))),
-                        ]),
-                    ),
-                ]));
-            }
-        }
-        let job_id = if several { format!("build-{}", app.name) } else { "build".to_string() };
-        jobs.insert(
-            s(job_id),
-            map([
-                ("name", s(format!("Build {}", app.name))),
-                ("runs-on", s("ubuntu-latest")),
-                ("steps", Value::Sequence(steps)),
-            ]),
-        );
-    }
-    if jobs.is_empty() {
-        return Err(RenderError::Nothing { target: "github-actions", reason: reasons.join("; ") });
-    }
-    let workflow = map([
-        ("name", s("Build and push the image")),
-        (
-            "on",
-            map([
-                ("push", map([("branches", Value::Sequence(vec![s("main")]))])),
-                ("workflow_dispatch", Value::Mapping(Mapping::new())),
-            ]),
-        ),
-        ("permissions", map([("contents", s("read")), ("packages", s("write"))])),
-        ("jobs", Value::Mapping(jobs)),
-    ]);
-    let mut out = format!(
-        "# .github/workflows/build.yml, generated by repo-scanner from {}\n# Builds the image and pushes it to ghcr.io with layer caching.\n",
-        provenance(plan)
-    );
-    for r in reasons {
-        out.push_str(&format!("# not built: {r}\n"));
-    }
-    out.push_str(&to_yaml(&workflow)?);
-    Ok(out)
-}
-
-// ---- Kamal -----------------------------------------------------------------------------------
-
-/// The Kamal health check path: Rails answers `/up`; other apps are asked for `/`.
-fn healthcheck_path(plan: &Plan, options: &RenderOptions) -> String {
-    if let Some(p) = &options.healthcheck_path {
-        return p.clone();
-    }
-    match plan.language.as_ref().and_then(|l| l.framework.as_deref()) {
-        Some("rails") => "/up".to_string(),
-        _ => "/".to_string(),
-    }
-}
-
-/// A role's command with `$PORT` / `${PORT}` written as the port number.
-pub fn with_port(command: &str, port: u16) -> String {
-    let p = port.to_string();
-    command.replace("${PORT}", &p).replace("$PORT", &p)
-}
-
-/// `(server, image without server)` for Kamal's `registry.server` and `image`.
-fn split_registry(image: &str) -> (Option<String>, String) {
-    match image.split_once('/') {
-        Some((host, rest)) if host.contains('.') || host.contains(':') || host == "localhost" => {
-            (Some(host.to_string()), rest.to_string())
-        }
-        _ => (None, image.to_string()),
-    }
-}
-
-fn kamal_document(app: &App<'_>, options: &RenderOptions) -> Value {
-    let port = options.port;
-    let hosts: Vec<Value> = if options.hosts.is_empty() {
-        vec![s("192.0.2.1")]
-    } else {
-        options.hosts.iter().map(|h| s(h.clone())).collect()
-    };
-    let buildpacks = app.plan.strategy == Strategy::Buildpacks;
-    let mut servers = Mapping::new();
-    let has_web = app.plan.process("web").is_some();
-    for p in &app.plan.processes {
-        let mut role = Mapping::new();
-        role.insert(s("hosts"), Value::Sequence(hosts.clone()));
-        // The image's own CMD is the Dockerfile's: nothing to override.
-        if p.source != ProcessSource::Dockerfile {
-            role.insert(s("cmd"), s(with_port(&p.command, port)));
-            if buildpacks {
-                // A buildpacks image starts its default process; the launcher runs any other.
-                role.insert(s("options"), map([("entrypoint", s("/cnb/lifecycle/launcher"))]));
-            }
-        }
-        if p.kind != "web" && has_web {
-            role.insert(s("proxy"), Value::Bool(false));
-        }
-        servers.insert(s(p.kind.clone()), Value::Mapping(role));
-    }
-    if servers.is_empty() {
-        // No process known: the image's default command as the web role.
-        servers.insert(s("web"), map([("hosts", Value::Sequence(hosts.clone()))]));
-    }
-    let (server, image) = split_registry(&app.image);
-    let owner = image.split('/').next().unwrap_or("your-org").to_string();
-    let mut doc = Mapping::new();
-    doc.insert(s("service"), s(app.name.clone()));
-    doc.insert(s("image"), s(image));
-    doc.insert(s("servers"), Value::Mapping(servers));
-    if !has_web && !app.plan.processes.is_empty() {
-        if let Some(first) = app.plan.processes.first() {
-            doc.insert(s("primary_role"), s(first.kind.clone()));
-        }
-    }
-    if has_web || app.plan.processes.is_empty() {
-        doc.insert(
-            s("proxy"),
-            map([
-                ("app_port", Value::Number(port.into())),
-                (
-                    "healthcheck",
-                    map([
-                        ("path", s(healthcheck_path(app.plan, options))),
-                        ("interval", Value::Number(3.into())),
-                        ("timeout", Value::Number(5.into())),
-                    ]),
-                ),
-            ]),
-        );
-    }
-    doc.insert(s("env"), map([("clear", map([("PORT", s(port.to_string()))]))]));
-    let mut registry = Mapping::new();
-    if let Some(server) = server {
-        registry.insert(s("server"), s(server));
-    }
-    registry.insert(s("username"), s(owner));
-    registry.insert(s("password"), Value::Sequence(vec![s("KAMAL_REGISTRY_PASSWORD")]));
-    doc.insert(s("registry"), Value::Mapping(registry));
-    doc.insert(s("builder"), map([("arch", s("amd64"))]));
-    Value::Mapping(doc)
-}
-
-fn kamal(plan: &Plan, options: &RenderOptions) -> Result<String, RenderError> {
-    let mut out = format!(
-        "# Kamal deploy.yml generated by repo-scanner from {}\n\
-         # One role per process type, all from the same image (built by the pipeline: kamal deploy --skip-push).\n\
-         # The web role runs behind kamal-proxy on app_port {port}; PORT={port} is set and written into the\n\
-         # commands, so no shell has to expand $PORT. Replace the hosts and check the health check path.\n",
-        provenance(plan),
-        port = options.port
-    );
-    let mut docs = Vec::new();
-    let mut reasons = Vec::new();
-    for app in apps(plan, options) {
-        if let Some(reason) = skip_reason(&app, Target::Kamal) {
-            reasons.push(format!("{}: {reason}", app.name));
-            continue;
-        }
-        let mut text = format!("# {}\n", app_label(&app));
-        text.push_str(&to_yaml(&kamal_document(&app, options))?);
-        docs.push(text);
-    }
-    if docs.is_empty() {
-        return Err(RenderError::Nothing { target: "kamal", reason: reasons.join("; ") });
-    }
-    for r in reasons {
-        out.push_str(&format!("# not deployed: {r}\n"));
-    }
-    out.push_str(&docs.join("---\n"));
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -594,11 +429,5 @@ mod tests {
         assert_eq!(github_owner_repo("https://gitlab.com/foo/bar"), None);
         assert_eq!(repo_name("/tmp/x/My Repo/"), "my-repo");
         assert_eq!(repo_name("git://127.0.0.1:9418/repo.git"), "repo");
-    }
-
-    #[test]
-    fn port_is_written_out() {
-        assert_eq!(with_port("gunicorn a:b --bind 0.0.0.0:$PORT", 8080), "gunicorn a:b --bind 0.0.0.0:8080");
-        assert_eq!(with_port("x --port ${PORT}", 3000), "x --port 3000");
     }
 }

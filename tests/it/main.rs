@@ -1,6 +1,8 @@
 //! One integration-test binary (one link step), a module per area.
 
 mod cli;
+mod cli_habits;
+mod consumers;
 mod corpus;
 mod eval;
 mod fixtures;
