@@ -24,6 +24,7 @@
 //!   proxy; the only module that imports axum.
 //! - [`cache`]: get/put of bytes with a TTL, in-process or in Redis, for scans (and LLM answers).
 
+pub mod admit;
 pub mod cache;
 pub mod cancel;
 pub mod cascade;
@@ -31,11 +32,14 @@ pub mod command;
 pub mod config;
 pub mod env;
 pub mod eval;
+pub mod finalize;
 pub mod llm;
 pub mod output;
+pub mod pipeline;
 pub mod plan;
 pub mod resolver;
 pub mod scan;
+pub mod secret;
 pub mod serve;
 pub mod source;
 pub mod validate;

@@ -206,7 +206,7 @@ fn llm_answer_settles_a_missing_web_command() {
     assert_eq!(plan.resolution.decided_by, DecidedBy::Llm);
     let usage = plan.resolution.llm.as_ref().expect("usage");
     assert_eq!((usage.tokens_in, usage.tokens_out, usage.cache_hit), (1200, 60, false));
-    assert_eq!(usage.prompt_version, "resolve.v1");
+    assert_eq!(usage.prompt_version, repo_scanner::resolver::PROMPT_VERSION);
     assert!((usage.cost_usd - (1200.0 * 0.10 + 60.0 * 0.50) / 1e6).abs() < 1e-12);
     // What was sent: json_object with the schema (llama.cpp form) by default for a non-OpenAI host.
     let body = &s.script.bodies()[0];
