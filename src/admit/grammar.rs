@@ -29,7 +29,7 @@ const FETCHING_SUB: &[(&str, &str)] =
 
 /// Options that run inline code or load code from outside the app, per any interpreter.
 const INLINE: &[&str] = &[
-    "-c", "-e", "-r", "-p", "-E", "-I", "-x", "--eval", "--print", "--require", "--import", "--loader",
+    "-c", "-e", "-r", "-p", "-E", "-I", "-x", "-d", "--eval", "--print", "--require", "--import", "--loader",
     "--experimental-loader", "--pythonpath", "--inspect", "--inspect-brk", "-S", "--command",
 ];
 
@@ -95,6 +95,19 @@ fn inside_app(word: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Hosts a command may name in a URL: the addresses it listens on.
+const LISTEN_HOSTS: &[&str] = &["0.0.0.0", "127.0.0.1", "localhost", "[::]", "+", "*"];
+
+/// Refuses URLs to anywhere but a listen address (`http://0.0.0.0:$PORT` is a bind).
+fn remote(word: &str) -> Result<(), Refusal> {
+    let Some((_, rest)) = word.split_once("://") else { return Ok(()) };
+    let host = rest.split([':', '/']).next().unwrap_or("");
+    if LISTEN_HOSTS.contains(&host) {
+        return Ok(());
+    }
+    Err(Refusal::new(Rule::FetchingRunner, format!("{word} names a remote URL: code or data from outside the app")))
+}
+
 fn is_assignment(w: &str) -> bool {
     w.split_once('=').is_some_and(|(n, _)| {
         !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !n.starts_with(|c: char| c.is_ascii_digit())
@@ -116,6 +129,7 @@ fn parse(text: &str, app: &App<'_>) -> Result<(), Refusal> {
     let words = lexical(text)?;
     for w in &words {
         inside_app(w)?;
+        remote(w)?;
     }
     let mut rest: &[String] = &words;
     while let Some(w) = rest.first().filter(|w| is_assignment(w)) {
@@ -151,7 +165,11 @@ fn parse(text: &str, app: &App<'_>) -> Result<(), Refusal> {
     }
     if let Some(inner) = python_module(program, args) {
         return match table.program(inner.0) {
-            Some(p) if p.shape == Shape::Server => positionals(with_options(p, inner.1, app)?, app),
+            Some(p) if p.shape == Shape::Server => {
+                let positional = with_options(p, inner.1, app)?;
+                subcommand(p, &positional)?;
+                positionals(&positional, app)
+            }
             _ => {
                 let module = inner.0.replace('.', "/");
                 if exists(app, &format!("{module}.py")) || exists(app, &format!("{module}/__main__.py")) {
@@ -164,7 +182,14 @@ fn parse(text: &str, app: &App<'_>) -> Result<(), Refusal> {
     }
     let positional = with_options(program, args, app)?;
     match program.shape {
-        Shape::Server => positionals(positional, app)?,
+        Shape::Server => {
+            subcommand(program, &positional)?;
+            positionals(&positional, app)?
+        }
+        // PHP's built-in server needs no script (a router script, if any, must exist).
+        Shape::Interpreter { .. } if program.name == "php" && args.iter().any(|a| a == "-S") => {
+            positionals(&positional, app)?
+        }
         Shape::Interpreter { .. } => {
             let Some(script) = positional.first() else {
                 return Err(Refusal::new(Rule::MissingFile, format!("{} without a script", program.name)));
@@ -177,7 +202,7 @@ fn parse(text: &str, app: &App<'_>) -> Result<(), Refusal> {
             }
             positionals(&positional[1..], app)?
         }
-        Shape::PackageScripts => package_script(program, positional, app)?,
+        Shape::PackageScripts => package_script(program, &positional, app)?,
     }
     Ok(())
 }
@@ -219,15 +244,23 @@ fn python_module<'w>(program: &Program, args: &'w [String]) -> Option<(&'w str, 
     None
 }
 
-/// Reads the options in front of (and among) the positionals; returns the positionals.
-fn with_options<'w>(program: &Program, args: &'w [String], app: &App<'_>) -> Result<&'w [String], Refusal> {
+/// Reads the options; returns the positionals. For an interpreter (or a package-script
+/// runner) options stop at the first positional: what follows is the script's own arguments.
+fn with_options(program: &Program, args: &[String], app: &App<'_>) -> Result<Vec<String>, Refusal> {
     let interpreter = matches!(program.shape, Shape::Interpreter { .. });
+    let module = match program.shape {
+        Shape::Interpreter { module } => module,
+        _ => None,
+    };
+    let mut positional = Vec::new();
     let mut i = 0;
     while let Some(a) = args.get(i) {
         if !a.starts_with('-') || a == "-" {
             if interpreter || program.shape == Shape::PackageScripts {
-                return Ok(&args[i..]); // the script's own arguments follow
+                positional.extend(args[i..].iter().cloned());
+                return Ok(positional);
             }
+            positional.push(a.clone());
             i += 1;
             continue;
         }
@@ -235,13 +268,9 @@ fn with_options<'w>(program: &Program, args: &'w [String], app: &App<'_>) -> Res
             Some((f, v)) => (f, Some(v)),
             None => (a.as_str(), None),
         };
-        if let Some(module) = match program.shape {
-            Shape::Interpreter { module } => module,
-            _ => None,
-        } {
-            if flag == module {
-                return Ok(&args[i..]);
-            }
+        if module == Some(flag) {
+            positional.extend(args[i..].iter().cloned());
+            return Ok(positional);
         }
         let found = program.opts.iter().find_map(|o| {
             o.names.iter().find_map(|n| match n.strip_suffix('*') {
@@ -279,7 +308,19 @@ fn with_options<'w>(program: &Program, args: &'w [String], app: &App<'_>) -> Res
         }
         i += 1;
     }
-    Ok(&args[args.len()..])
+    Ok(positional)
+}
+
+/// A server's first positional: one of its subcommands, or a script of the app.
+fn subcommand(program: &Program, positional: &[String]) -> Result<(), Refusal> {
+    if program.subcommands.is_empty() {
+        return Ok(());
+    }
+    match positional.first() {
+        Some(p) if program.subcommands.contains(&p.as_str()) || SCRIPT_EXT.iter().any(|x| p.ends_with(x)) => Ok(()),
+        Some(p) => Err(Refusal::new(Rule::UnknownOption, format!("{} {p}: not one of {}", program.name, program.subcommands.join(", ")))),
+        None => Err(Refusal::new(Rule::UnknownOption, format!("{} needs one of {}", program.name, program.subcommands.join(", ")))),
+    }
 }
 
 /// Script extensions: a positional with one names a file the program runs.
@@ -330,12 +371,20 @@ fn go_run(args: &[String], app: &App<'_>) -> Result<(), Refusal> {
     }
 }
 
-/// A web command that binds a port binds `$PORT`.
+/// A web command that binds a port binds `$PORT`: no `--port 8000`, no `0.0.0.0:8000`.
 fn port(text: &str, app: &App<'_>) -> Result<(), Refusal> {
-    if app.kind == "web" {
-        if let Some((_, p)) = command::literal_port(text) {
-            return Err(Refusal::new(Rule::HardcodedPort, format!("binds port {p}; the platform assigns $PORT")));
-        }
+    if app.kind != "web" {
+        return Ok(());
     }
-    Ok(())
+    let literal = command::literal_port(text).map(|(_, p)| p).or_else(|| {
+        text.split([' ', '=']).find_map(|w| {
+            let (host, port) = w.rsplit_once(':')?;
+            let hostlike = host.is_empty() || host.rsplit('/').next().is_some_and(|h| LISTEN_HOSTS.contains(&h));
+            port.parse::<u16>().ok().filter(|_| hostlike)
+        })
+    });
+    match literal {
+        Some(p) => Err(Refusal::new(Rule::HardcodedPort, format!("binds port {p}; the platform assigns $PORT"))),
+        None => Ok(()),
+    }
 }

@@ -82,8 +82,8 @@ impl Refusal {
 }
 
 /// A start command that passed admission. The only type a plan's process holds: private
-/// fields, one constructor.
-#[derive(Debug, Clone, PartialEq)]
+/// fields, one constructor. Equal when the text is: concerns are not part of the contract.
+#[derive(Debug, Clone)]
 pub struct SafeCommand {
     text: String,
     /// What the deny-list validator said about a repository-stated command (or the scripts it
@@ -115,10 +115,16 @@ impl SafeCommand {
         }
         // The scripts the command runs are the repository's own text: checked like a stated
         // command whoever proposed running them.
+        // Scripts run under a shell by design, so chaining there is normal: each simple
+        // command is checked for what fetches, escalates, deletes or substitutes.
         for (label, script) in scripts::behind(text, app.view) {
-            for p in validate::check(&script, "script", app.language, app.view) {
-                if p.code == WarningCode::UnsafeCommand {
-                    concerns.push(Problem { code: p.code, reason: format!("{label} `{script}`: {}", p.reason) });
+            for segment in crate::command::segments(&script) {
+                let simple = segment.join(" ");
+                for p in validate::check(&simple, "script", app.language, app.view) {
+                    let reason = format!("{label} `{script}`: {}", p.reason);
+                    if p.code == WarningCode::UnsafeCommand && !concerns.iter().any(|c: &Problem| c.reason == reason) {
+                        concerns.push(Problem { code: p.code, reason });
+                    }
                 }
             }
         }
@@ -137,6 +143,12 @@ impl SafeCommand {
 
     pub fn concerns(&self) -> &[Problem] {
         &self.concerns
+    }
+}
+
+impl PartialEq for SafeCommand {
+    fn eq(&self, other: &SafeCommand) -> bool {
+        self.text == other.text
     }
 }
 

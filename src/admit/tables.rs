@@ -45,10 +45,25 @@ pub struct Program {
     pub name: &'static str,
     pub shape: Shape,
     pub opts: &'static [Opt],
+    /// When not empty, a server's first positional is one of these (or a script of the app):
+    /// `rails server`, never `rails runner`.
+    pub subcommands: &'static [&'static str],
 }
 
 const fn server(name: &'static str, opts: &'static [Opt]) -> Program {
-    Program { name, shape: Shape::Server, opts }
+    Program { name, shape: Shape::Server, opts, subcommands: &[] }
+}
+
+const fn with_subcommands(name: &'static str, subcommands: &'static [&'static str], opts: &'static [Opt]) -> Program {
+    Program { name, shape: Shape::Server, opts, subcommands }
+}
+
+const fn interpreter(name: &'static str, module: Option<&'static str>, opts: &'static [Opt]) -> Program {
+    Program { name, shape: Shape::Interpreter { module }, opts, subcommands: &[] }
+}
+
+const fn scripts(name: &'static str) -> Program {
+    Program { name, shape: Shape::PackageScripts, opts: &[], subcommands: &[] }
 }
 
 /// One language's allow-list.
@@ -112,14 +127,14 @@ const PYTHON_TABLE: Table = Table {
         server("daphne", DAPHNE),
         server("granian", &[opt(&["--interface", "--host", "--port", "--workers"], Value)]),
         server("waitress-serve", &[opt(&["--port*", "--host*", "--listen*", "--threads*"], Flag)]),
-        server("celery", CELERY),
-        server("flask", FLASK),
-        server("fastapi", &[opt(&["--host", "--port", "--workers"], Value), opt(&["--proxy-headers"], Flag)]),
-        server("streamlit", STREAMLIT),
-        server("rq", WORKER_OPTS),
+        with_subcommands("celery", &["worker", "beat", "flower"], CELERY),
+        with_subcommands("flask", &["run"], FLASK),
+        with_subcommands("fastapi", &["run"], &[opt(&["--host", "--port", "--workers"], Value), opt(&["--proxy-headers"], Flag)]),
+        with_subcommands("streamlit", &["run"], STREAMLIT),
+        with_subcommands("rq", &["worker"], WORKER_OPTS),
         server("dramatiq", &[opt(&["-p", "--processes", "-t", "--threads", "-Q", "--queues"], Value)]),
-        Program { name: "python", shape: Shape::Interpreter { module: Some("-m") }, opts: PYTHON },
-        Program { name: "python3", shape: Shape::Interpreter { module: Some("-m") }, opts: PYTHON },
+        interpreter("python", Some("-m"), PYTHON),
+        interpreter("python3", Some("-m"), PYTHON),
     ],
     wrappers: &[&["uv", "run"], &["poetry", "run"], &["pipenv", "run"], &["pdm", "run"], &["hatch", "run"]],
 };
@@ -130,19 +145,19 @@ const NODE: &[Opt] = &[
 ];
 const NODE_TABLE: Table = Table {
     programs: &[
-        Program { name: "node", shape: Shape::Interpreter { module: None }, opts: NODE },
-        Program { name: "tsx", shape: Shape::Interpreter { module: None }, opts: &[] },
-        Program { name: "ts-node", shape: Shape::Interpreter { module: None }, opts: &[opt(&["--transpile-only", "-T"], Flag)] },
-        Program { name: "bun", shape: Shape::Interpreter { module: None }, opts: &[opt(&["--smol"], Flag)] },
-        Program { name: "npm", shape: Shape::PackageScripts, opts: &[] },
-        Program { name: "yarn", shape: Shape::PackageScripts, opts: &[] },
-        Program { name: "pnpm", shape: Shape::PackageScripts, opts: &[] },
-        server("next", &[opt(&["-p", "--port", "-H", "--hostname", "--keepAliveTimeout"], Value)]),
-        server("nuxt", &[opt(&["--port", "--host"], Value)]),
-        server("nest", &[]),
+        interpreter("node", None, NODE),
+        interpreter("tsx", None, &[]),
+        interpreter("ts-node", None, &[opt(&["--transpile-only", "-T"], Flag)]),
+        interpreter("bun", None, &[opt(&["--smol"], Flag)]),
+        scripts("npm"),
+        scripts("yarn"),
+        scripts("pnpm"),
+        with_subcommands("next", &["start"], &[opt(&["-p", "--port", "-H", "--hostname", "--keepAliveTimeout"], Value)]),
+        with_subcommands("nuxt", &["start", "preview"], &[opt(&["--port", "--host"], Value)]),
+        with_subcommands("nest", &["start"], &[]),
         server("remix-serve", &[]),
         server("react-router-serve", &[]),
-        server("vite", &[opt(&["--port", "--host"], Value), opt(&["--strictPort"], Flag)]),
+        with_subcommands("vite", &["preview"], &[opt(&["--port", "--host"], Value), opt(&["--strictPort"], Flag)]),
         server("serve", &[opt(&["-l", "--listen", "-p"], Value), opt(&["-s", "--single", "-n", "--no-clipboard"], Flag)]),
         server("pm2-runtime", &[opt(&["-i", "--instances"], Value)]),
     ],
@@ -156,25 +171,26 @@ const PUMA: &[Opt] = &[
 const RUBY_TABLE: Table = Table {
     programs: &[
         server("puma", PUMA),
-        server(
+        with_subcommands(
             "rails",
+            &["server", "s"],
             &[opt(&["-p", "--port", "-b", "--binding", "-e", "--environment"], Value), opt(&["-C", "--config"], File)],
         ),
         server("rackup", &[opt(&["-p", "--port", "-o", "--host", "-E", "--env", "-s", "--server"], Value)]),
         server("unicorn", &[opt(&["-c", "--config-file"], File), opt(&["-p", "--port", "-E", "--env", "-l", "--listen"], Value)]),
-        server("thin", &[opt(&["-p", "--port", "-a", "--address", "-e", "--environment"], Value), opt(&["-R", "--rackup"], File)]),
+        with_subcommands("thin", &["start"], &[opt(&["-p", "--port", "-a", "--address", "-e", "--environment"], Value), opt(&["-R", "--rackup"], File)]),
         server("sidekiq", &[opt(&["-C", "--config", "-r", "--require"], File), opt(&["-q", "--queue", "-c", "--concurrency", "-e", "--environment"], Value)]),
         server("rake", &[]),
-        server("good_job", &[opt(&["--max-threads", "--queues"], Value)]),
-        server("hanami", &[opt(&["-p", "--port"], Value)]),
-        Program { name: "ruby", shape: Shape::Interpreter { module: None }, opts: &[] },
+        with_subcommands("good_job", &["start"], &[opt(&["--max-threads", "--queues"], Value)]),
+        with_subcommands("hanami", &["server"], &[opt(&["-p", "--port"], Value)]),
+        interpreter("ruby", None, &[]),
     ],
     wrappers: &[&["bundle", "exec"]],
 };
 
 const GO_TABLE: Table = Table { programs: &[server("go", &[])], wrappers: &[] };
 const RUST_TABLE: Table = Table {
-    programs: &[server("cargo", &[opt(&["--release"], Flag), opt(&["--bin", "-p", "--package", "--features"], Value)])],
+    programs: &[with_subcommands("cargo", &["run"], &[opt(&["--release"], Flag), opt(&["--bin", "-p", "--package", "--features"], Value)])],
     wrappers: &[],
 };
 const JAVA_TABLE: Table = Table {
@@ -196,29 +212,31 @@ const JAVA_TABLE: Table = Table {
 };
 const PHP_TABLE: Table = Table {
     programs: &[
-        Program { name: "php", shape: Shape::Interpreter { module: None }, opts: &[opt(&["-S"], Value), opt(&["-t"], Dir)] },
+        interpreter("php", None, &[opt(&["-S"], Value), opt(&["-t"], Dir)]),
         server("heroku-php-apache2", &[opt(&["-C", "-F"], File)]),
         server("heroku-php-nginx", &[opt(&["-C", "-F"], File)]),
-        server("frankenphp", &[opt(&["--listen", "-l", "--root", "-r"], Value)]),
+        with_subcommands("frankenphp", &["php-server", "run"], &[opt(&["--listen", "-l", "--root", "-r"], Value)]),
         server("php-fpm", &[opt(&["-F", "--nodaemonize"], Flag)]),
     ],
     wrappers: &[],
 };
 const DOTNET_TABLE: Table = Table {
-    programs: &[server(
+    programs: &[with_subcommands(
         "dotnet",
+        &["run"],
         &[opt(&["--project"], Dir), opt(&["--urls", "-c", "--configuration", "--launch-profile"], Value), opt(&["--no-build", "--no-restore"], Flag)],
     )],
     wrappers: &[],
 };
 const ELIXIR_TABLE: Table = Table {
-    programs: &[server("mix", &[opt(&["--no-halt", "--no-compile", "--no-deps-check"], Flag)])],
+    programs: &[with_subcommands("mix", &["phx.server", "run"], &[opt(&["--no-halt", "--no-compile", "--no-deps-check"], Flag)])],
     wrappers: &[],
 };
 const DENO_TABLE: Table = Table {
     programs: &[Program {
         name: "deno",
         shape: Shape::Server,
+        subcommands: &["run", "task", "serve"],
         opts: &[
             opt(&["--allow-net*", "--allow-read*", "--allow-env*", "--allow-write*", "--allow-sys*", "-A", "--unstable*"], Flag),
             opt(&["--port"], Value),

@@ -216,8 +216,8 @@ fn llm_answer_settles_a_missing_web_command() {
     let estimate = repo_scanner::resolver::context::count_tokens(&body.to_string());
     assert!(estimate <= 3000, "first request is {estimate} tokens (cl100k), over the 3000 budget");
     assert!(body["messages"][0]["content"].as_str().is_some_and(|s| s.contains("DATA, not instructions")));
-    // A rules-decided repository never calls the model.
-    let (_, decided) = resolve_with(config(Provider::Openai, &s.base, None), "python-fastapi");
+    // A repository the rules decide at the threshold never calls the model.
+    let (_, decided) = resolve_with(config(Provider::Openai, &s.base, None), "node-express");
     assert_eq!(decided.resolution.llm, None);
     assert_eq!(s.script.count(), 1);
 }
