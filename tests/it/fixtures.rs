@@ -682,3 +682,11 @@ fn bad_symlink_escape_to_sibling() {
     assert!(escaped.contains(&"Procfile"), "{:?}", plan.warnings);
     assert!(!plan.processes.iter().any(|p| p.command.contains("steal")), "{:?}", plan.processes);
 }
+
+/// The contract's JSON Schema, pinned: a change to it shows up as a reviewed snapshot diff.
+#[test]
+fn plan_json_schema_snapshot() {
+    let schema = repo_scanner::plan::json_schema();
+    assert!(schema["properties"]["processes"].is_object(), "{schema}");
+    insta::assert_json_snapshot!("plan-json-schema", schema);
+}

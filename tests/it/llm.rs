@@ -574,3 +574,46 @@ fn llm_cli_scan_uses_the_configured_server_and_stays_offline_without_one() {
     }
     assert_eq!(s.script.count(), 1);
 }
+
+// ---- escalation below the confidence threshold -------------------------------------------
+
+const FASTAPI_WEB: &str = "uvicorn app.main:app --host 0.0.0.0 --port $PORT";
+
+#[test]
+fn llm_escalation_replaces_an_unsure_rule_with_the_admitted_answer() {
+    let s = server(vec![chat(&answer("", "python", &[("web", FASTAPI_WEB)]))]);
+    let (rules, plan) = resolve_with(config(Provider::Openai, &s.base, None), "python-fastapi");
+    // Without a model: needs_review, the rules' candidates listed best first with evidence.
+    assert!(rules.open_questions.is_empty(), "{:?}", rules.open_questions);
+    assert_eq!(rules.status, Status::NeedsReview);
+    let web = rules.process("web").expect("the rules' web");
+    assert!(web.confidence < repo_scanner::plan::READY_CONFIDENCE);
+    assert!(!rules.alternatives.is_empty() && rules.alternatives.iter().all(|a| !a.evidence.is_empty()));
+    assert!(rules.alternatives.windows(2).all(|w| w[0].confidence >= w[1].confidence));
+    // The model was asked, with the candidates and their evidence in its context.
+    assert_eq!(s.script.count(), 1);
+    let sent = s.script.bodies()[0]["messages"].to_string();
+    assert!(sent.contains("unsure of the web process"), "{sent}");
+    assert!(sent.contains(&rules.alternatives[0].evidence[0].rule), "{sent}");
+    // Its admitted answer settles the process.
+    let got = plan.process("web").expect("a web process");
+    assert_eq!((got.command.as_str(), got.source), (FASTAPI_WEB, ProcessSource::Llm));
+    assert_eq!(plan.status, Status::Ready);
+    assert!(plan.alternatives.is_empty());
+    assert_eq!(plan.procfile.suggested.as_deref(), Some(format!("web: {FASTAPI_WEB}\n").as_str()));
+}
+
+#[test]
+fn llm_escalation_with_a_refused_answer_keeps_the_rules_and_needs_review() {
+    let bad = "python -c import_os";
+    let s = server(vec![
+        chat(&answer("", "python", &[("web", bad)])),
+        chat(&answer("", "python", &[("web", "uvicorn app.main:app --port 8000")])),
+    ]);
+    let (rules, plan) = resolve_with(config(Provider::Openai, &s.base, None), "python-fastapi");
+    assert_eq!(s.script.count(), 2, "one repair round");
+    assert_eq!(plan.process("web").map(|p| (p.command.as_str(), p.source)), rules.process("web").map(|p| (p.command.as_str(), p.source)));
+    assert_eq!(plan.status, Status::NeedsReview);
+    assert!(plan.rejected_proposals.iter().any(|r| r.reasons.iter().any(|x| x.contains("HardcodedPort"))), "{:?}", plan.rejected_proposals);
+    assert!(!plan.alternatives.is_empty(), "the rules' candidates stay listed for a person");
+}
