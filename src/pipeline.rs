@@ -101,7 +101,12 @@ pub fn plan_view(view: &RepoView, source: Source, escalation: Option<&dyn Escala
 }
 
 /// cascade -> escalation -> finalize.
-fn stages(view: &RepoView, source: Source, escalation: Option<&dyn Escalate>, cancel: &Cancel) -> Result<Plan, Cancelled> {
+fn stages(
+    view: &RepoView,
+    source: Source,
+    escalation: Option<&dyn Escalate>,
+    cancel: &Cancel,
+) -> Result<Plan, Cancelled> {
     let mut plan = crate::scan::scan(view, source);
     cancel.check()?;
     if let Some(e) = escalation {

@@ -8,16 +8,16 @@
 
 use tracing::{debug, info_span};
 
+use crate::admit::{App, SafeCommand};
 use crate::cascade::deploy::{self, Service, ServiceKind};
 use crate::cascade::dockerfile::{self, Dockerfile};
 use crate::cascade::procfile::{self, Procfile};
 use crate::cascade::{self, choose_primary, detect_all, monorepo, programs_of, Analysis, Candidate, Strength};
 use crate::plan::{
-    Alternative, Buildpack, DecidedBy, Evidence, Language, LanguageName, Plan, Process, ProcessSource, ProcfileInfo, Question,
-    QuestionCode, Resolution, SecondaryLanguage, Source, Status, Strategy, Warning, WarningCode, DEFAULT_BUILDER,
-    SCHEMA_VERSION,
+    Alternative, Buildpack, DecidedBy, Evidence, Language, LanguageName, Plan, Process, ProcessSource, ProcfileInfo,
+    Question, QuestionCode, Resolution, SecondaryLanguage, Source, Status, Strategy, Warning, WarningCode,
+    DEFAULT_BUILDER, SCHEMA_VERSION,
 };
-use crate::admit::{App, SafeCommand};
 use crate::validate;
 use crate::view::{ListingNote, RepoView};
 
@@ -351,7 +351,15 @@ fn assign_processes(
         let drafts = p
             .entries
             .iter()
-            .map(|e| draft(&e.name, &e.command, ProcessSource::Procfile, 1.0, vec![Evidence::new(p.path.clone(), "procfile")]))
+            .map(|e| {
+                draft(
+                    &e.name,
+                    &e.command,
+                    ProcessSource::Procfile,
+                    1.0,
+                    vec![Evidence::new(p.path.clone(), "procfile")],
+                )
+            })
             .collect();
         return (drafts, false);
     }
@@ -359,7 +367,13 @@ fn assign_processes(
     let docker_cmd = docker.and_then(|d| d.command.as_deref().map(|c| (d.path.clone(), c.to_string())));
     let fallback = |kind: &str| -> Option<Draft> {
         if let Some((path, cmd)) = &docker_cmd {
-            return Some(draft(kind, cmd, ProcessSource::Dockerfile, 0.9, vec![Evidence::new(path.clone(), "dockerfile.cmd")]));
+            return Some(draft(
+                kind,
+                cmd,
+                ProcessSource::Dockerfile,
+                0.9,
+                vec![Evidence::new(path.clone(), "dockerfile.cmd")],
+            ));
         }
         if docker.is_some() {
             return None; // the image's own default runs; the rules' guesses would not apply
@@ -381,7 +395,13 @@ fn assign_processes(
                 continue;
             }
             let p = match &s.command {
-                Some(cmd) => Some(draft(&kind, cmd, ProcessSource::DeploySpec, 0.95, vec![Evidence::new(s.file.clone(), s.rule)])),
+                Some(cmd) => Some(draft(
+                    &kind,
+                    cmd,
+                    ProcessSource::DeploySpec,
+                    0.95,
+                    vec![Evidence::new(s.file.clone(), s.rule)],
+                )),
                 None => fallback(&kind),
             };
             drafts.extend(p);
@@ -392,7 +412,13 @@ fn assign_processes(
         return (drafts, false); // declared as a cron job or static site: no long-running process
     }
     if let Some((path, cmd)) = &docker_cmd {
-        drafts.push(draft("web", cmd, ProcessSource::Dockerfile, 0.9, vec![Evidence::new(path.clone(), "dockerfile.cmd")]));
+        drafts.push(draft(
+            "web",
+            cmd,
+            ProcessSource::Dockerfile,
+            0.9,
+            vec![Evidence::new(path.clone(), "dockerfile.cmd")],
+        ));
         return (drafts, false);
     }
     if docker.is_some() {
@@ -465,12 +491,22 @@ fn alternatives(plan: &Plan, analysis: &Analysis, from_rules: bool) -> Vec<Alter
     for p in unsure {
         let mut of_kind: Vec<&Candidate> = analysis.processes.iter().filter(|c| c.kind == p.kind).collect();
         if of_kind.is_empty() || !from_rules {
-            out.push(Alternative { kind: p.kind.clone(), command: p.command.to_string(), confidence: p.confidence, evidence: p.evidence.clone() });
+            out.push(Alternative {
+                kind: p.kind.clone(),
+                command: p.command.to_string(),
+                confidence: p.confidence,
+                evidence: p.evidence.clone(),
+            });
             continue;
         }
         of_kind.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
         for c in of_kind {
-            out.push(Alternative { kind: p.kind.clone(), command: c.command.clone(), confidence: c.confidence, evidence: c.evidence.clone() });
+            out.push(Alternative {
+                kind: p.kind.clone(),
+                command: c.command.clone(),
+                confidence: c.confidence,
+                evidence: c.evidence.clone(),
+            });
         }
     }
     out

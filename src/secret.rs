@@ -24,4 +24,3 @@ impl std::fmt::Debug for Secret {
         f.write_str("Secret([redacted])")
     }
 }
-

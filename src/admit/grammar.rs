@@ -18,19 +18,55 @@ use crate::command;
 const MAX_LEN: usize = 500;
 
 /// Environment assignments a start command may make: modes and sizes, nothing that loads code.
-pub const ALLOWED_ENV: &[&str] =
-    &["PORT", "NODE_ENV", "RAILS_ENV", "RACK_ENV", "APP_ENV", "MIX_ENV", "PYTHONUNBUFFERED", "WEB_CONCURRENCY", "GIN_MODE"];
+pub const ALLOWED_ENV: &[&str] = &[
+    "PORT",
+    "NODE_ENV",
+    "RAILS_ENV",
+    "RACK_ENV",
+    "APP_ENV",
+    "MIX_ENV",
+    "PYTHONUNBUFFERED",
+    "WEB_CONCURRENCY",
+    "GIN_MODE",
+];
 
 /// Package runners that fetch and run code from a registry.
 const FETCHING: &[&str] = &["npx", "uvx", "bunx", "pipx", "pnpx", "deno-x"];
 /// `<program> <subcommand>` forms that fetch.
-const FETCHING_SUB: &[(&str, &str)] =
-    &[("pnpm", "dlx"), ("yarn", "dlx"), ("npm", "exec"), ("npm", "x"), ("pnpm", "exec"), ("yarn", "exec"), ("bun", "x"), ("pipx", "run"), ("uv", "tool"), ("gem", "exec")];
+const FETCHING_SUB: &[(&str, &str)] = &[
+    ("pnpm", "dlx"),
+    ("yarn", "dlx"),
+    ("npm", "exec"),
+    ("npm", "x"),
+    ("pnpm", "exec"),
+    ("yarn", "exec"),
+    ("bun", "x"),
+    ("pipx", "run"),
+    ("uv", "tool"),
+    ("gem", "exec"),
+];
 
 /// Options that run inline code or load code from outside the app, per any interpreter.
 const INLINE: &[&str] = &[
-    "-c", "-e", "-r", "-p", "-E", "-I", "-x", "-d", "--eval", "--print", "--require", "--import", "--loader",
-    "--experimental-loader", "--pythonpath", "--inspect", "--inspect-brk", "-S", "--command",
+    "-c",
+    "-e",
+    "-r",
+    "-p",
+    "-E",
+    "-I",
+    "-x",
+    "-d",
+    "--eval",
+    "--print",
+    "--require",
+    "--import",
+    "--loader",
+    "--experimental-loader",
+    "--pythonpath",
+    "--inspect",
+    "--inspect-brk",
+    "-S",
+    "--command",
 ];
 
 /// Where build outputs land: a script or binary there need not exist in the source tree.
@@ -69,7 +105,9 @@ fn lexical(text: &str) -> Result<Vec<String>, Refusal> {
     if let Some(c) = neutral.chars().find(|c| matches!(c, ';' | '&' | '|' | '<' | '>' | '`' | '(' | ')')) {
         return Err(Refusal::new(Rule::ShellSyntax, format!("shell operator or substitution {c:?}")));
     }
-    if let Some(c) = neutral.chars().find(|c| matches!(c, '\'' | '"' | '\\' | '*' | '?' | '[' | ']' | '#' | '~' | '!' | '{' | '}')) {
+    if let Some(c) =
+        neutral.chars().find(|c| matches!(c, '\'' | '"' | '\\' | '*' | '?' | '[' | ']' | '#' | '~' | '!' | '{' | '}'))
+    {
         return Err(Refusal::new(Rule::ShellSyntax, format!("quoting, glob or expansion character {c:?}")));
     }
     if neutral.contains('$') {
@@ -110,7 +148,9 @@ fn remote(word: &str) -> Result<(), Refusal> {
 
 fn is_assignment(w: &str) -> bool {
     w.split_once('=').is_some_and(|(n, _)| {
-        !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !n.starts_with(|c: char| c.is_ascii_digit())
+        !n.is_empty()
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !n.starts_with(|c: char| c.is_ascii_digit())
     })
 }
 
@@ -294,7 +334,9 @@ fn with_options(program: &Program, args: &[String], app: &App<'_>) -> Result<Vec
             Some(v) => v.to_string(),
             None => {
                 i += 1;
-                args.get(i).cloned().ok_or_else(|| Refusal::new(Rule::UnknownOption, format!("{flag} without a value")))?
+                args.get(i)
+                    .cloned()
+                    .ok_or_else(|| Refusal::new(Rule::UnknownOption, format!("{flag} without a value")))?
             }
         };
         match arg {
@@ -318,8 +360,14 @@ fn subcommand(program: &Program, positional: &[String]) -> Result<(), Refusal> {
     }
     match positional.first() {
         Some(p) if program.subcommands.contains(&p.as_str()) || SCRIPT_EXT.iter().any(|x| p.ends_with(x)) => Ok(()),
-        Some(p) => Err(Refusal::new(Rule::UnknownOption, format!("{} {p}: not one of {}", program.name, program.subcommands.join(", ")))),
-        None => Err(Refusal::new(Rule::UnknownOption, format!("{} needs one of {}", program.name, program.subcommands.join(", ")))),
+        Some(p) => Err(Refusal::new(
+            Rule::UnknownOption,
+            format!("{} {p}: not one of {}", program.name, program.subcommands.join(", ")),
+        )),
+        None => Err(Refusal::new(
+            Rule::UnknownOption,
+            format!("{} needs one of {}", program.name, program.subcommands.join(", ")),
+        )),
     }
 }
 

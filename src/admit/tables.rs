@@ -102,10 +102,10 @@ const UVICORN: &[Opt] = &[
     opt(&["--proxy-headers", "--no-access-log", "--factory", "--reload", "--no-server-header"], Flag),
     opt(&["--app-dir"], Dir),
 ];
-const HYPERCORN: &[Opt] = &[
-    opt(&["-b", "--bind", "-w", "--workers", "-k", "--worker-class", "--access-logfile", "--log-level"], Value),
-];
-const DAPHNE: &[Opt] = &[opt(&["-b", "--bind", "-p", "--port", "-v", "--verbosity"], Value), opt(&["--proxy-headers"], Flag)];
+const HYPERCORN: &[Opt] =
+    &[opt(&["-b", "--bind", "-w", "--workers", "-k", "--worker-class", "--access-logfile", "--log-level"], Value)];
+const DAPHNE: &[Opt] =
+    &[opt(&["-b", "--bind", "-p", "--port", "-v", "--verbosity"], Value), opt(&["--proxy-headers"], Flag)];
 const CELERY: &[Opt] = &[
     opt(&["-A", "--app", "-l", "--loglevel", "-c", "--concurrency", "-Q", "--queues", "-P", "--pool"], Value),
     opt(&["-n", "--hostname", "-s", "--schedule", "-S", "--scheduler", "--max-tasks-per-child"], Value),
@@ -113,11 +113,18 @@ const CELERY: &[Opt] = &[
 ];
 const FLASK: &[Opt] = &[opt(&["-A", "--app", "-h", "--host", "-p", "--port"], Value), opt(&["--debug"], Flag)];
 const STREAMLIT: &[Opt] = &[opt(
-    &["--server.port*", "--server.address*", "--server.headless*", "--server.enableCORS*", "--browser.gatherUsageStats*"],
+    &[
+        "--server.port*",
+        "--server.address*",
+        "--server.headless*",
+        "--server.enableCORS*",
+        "--browser.gatherUsageStats*",
+    ],
     Flag,
 )];
 const PYTHON: &[Opt] = &[opt(&["-u", "-B", "-O", "-OO"], Flag)];
-const WORKER_OPTS: &[Opt] = &[opt(&["--url", "-u", "-q", "--queue", "-c", "--config", "-w", "--with-scheduler"], Value)];
+const WORKER_OPTS: &[Opt] =
+    &[opt(&["--url", "-u", "-q", "--queue", "-c", "--config", "-w", "--with-scheduler"], Value)];
 
 const PYTHON_TABLE: Table = Table {
     programs: &[
@@ -129,7 +136,11 @@ const PYTHON_TABLE: Table = Table {
         server("waitress-serve", &[opt(&["--port*", "--host*", "--listen*", "--threads*"], Flag)]),
         with_subcommands("celery", &["worker", "beat", "flower"], CELERY),
         with_subcommands("flask", &["run"], FLASK),
-        with_subcommands("fastapi", &["run"], &[opt(&["--host", "--port", "--workers"], Value), opt(&["--proxy-headers"], Flag)]),
+        with_subcommands(
+            "fastapi",
+            &["run"],
+            &[opt(&["--host", "--port", "--workers"], Value), opt(&["--proxy-headers"], Flag)],
+        ),
         with_subcommands("streamlit", &["run"], STREAMLIT),
         with_subcommands("rq", &["worker"], WORKER_OPTS),
         server("dramatiq", &[opt(&["-p", "--processes", "-t", "--threads", "-Q", "--queues"], Value)]),
@@ -152,13 +163,20 @@ const NODE_TABLE: Table = Table {
         scripts("npm"),
         scripts("yarn"),
         scripts("pnpm"),
-        with_subcommands("next", &["start"], &[opt(&["-p", "--port", "-H", "--hostname", "--keepAliveTimeout"], Value)]),
+        with_subcommands(
+            "next",
+            &["start"],
+            &[opt(&["-p", "--port", "-H", "--hostname", "--keepAliveTimeout"], Value)],
+        ),
         with_subcommands("nuxt", &["start", "preview"], &[opt(&["--port", "--host"], Value)]),
         with_subcommands("nest", &["start"], &[]),
         server("remix-serve", &[]),
         server("react-router-serve", &[]),
         with_subcommands("vite", &["preview"], &[opt(&["--port", "--host"], Value), opt(&["--strictPort"], Flag)]),
-        server("serve", &[opt(&["-l", "--listen", "-p"], Value), opt(&["-s", "--single", "-n", "--no-clipboard"], Flag)]),
+        server(
+            "serve",
+            &[opt(&["-l", "--listen", "-p"], Value), opt(&["-s", "--single", "-n", "--no-clipboard"], Flag)],
+        ),
         server("pm2-runtime", &[opt(&["-i", "--instances"], Value)]),
     ],
     wrappers: &[],
@@ -177,9 +195,22 @@ const RUBY_TABLE: Table = Table {
             &[opt(&["-p", "--port", "-b", "--binding", "-e", "--environment"], Value), opt(&["-C", "--config"], File)],
         ),
         server("rackup", &[opt(&["-p", "--port", "-o", "--host", "-E", "--env", "-s", "--server"], Value)]),
-        server("unicorn", &[opt(&["-c", "--config-file"], File), opt(&["-p", "--port", "-E", "--env", "-l", "--listen"], Value)]),
-        with_subcommands("thin", &["start"], &[opt(&["-p", "--port", "-a", "--address", "-e", "--environment"], Value), opt(&["-R", "--rackup"], File)]),
-        server("sidekiq", &[opt(&["-C", "--config", "-r", "--require"], File), opt(&["-q", "--queue", "-c", "--concurrency", "-e", "--environment"], Value)]),
+        server(
+            "unicorn",
+            &[opt(&["-c", "--config-file"], File), opt(&["-p", "--port", "-E", "--env", "-l", "--listen"], Value)],
+        ),
+        with_subcommands(
+            "thin",
+            &["start"],
+            &[opt(&["-p", "--port", "-a", "--address", "-e", "--environment"], Value), opt(&["-R", "--rackup"], File)],
+        ),
+        server(
+            "sidekiq",
+            &[
+                opt(&["-C", "--config", "-r", "--require"], File),
+                opt(&["-q", "--queue", "-c", "--concurrency", "-e", "--environment"], Value),
+            ],
+        ),
         server("rake", &[]),
         with_subcommands("good_job", &["start"], &[opt(&["--max-threads", "--queues"], Value)]),
         with_subcommands("hanami", &["server"], &[opt(&["-p", "--port"], Value)]),
@@ -190,7 +221,11 @@ const RUBY_TABLE: Table = Table {
 
 const GO_TABLE: Table = Table { programs: &[server("go", &[])], wrappers: &[] };
 const RUST_TABLE: Table = Table {
-    programs: &[with_subcommands("cargo", &["run"], &[opt(&["--release"], Flag), opt(&["--bin", "-p", "--package", "--features"], Value)])],
+    programs: &[with_subcommands(
+        "cargo",
+        &["run"],
+        &[opt(&["--release"], Flag), opt(&["--bin", "-p", "--package", "--features"], Value)],
+    )],
     wrappers: &[],
 };
 const JAVA_TABLE: Table = Table {
@@ -201,8 +236,19 @@ const JAVA_TABLE: Table = Table {
                 opt(&["-jar"], File),
                 opt(&["-cp", "-classpath"], Value),
                 opt(&["-Xmx*", "-Xms*", "-Xss*"], Flag),
-                opt(&["-Dserver.port=*", "-Dspring.profiles.active=*", "-Dfile.encoding=*", "-Djava.security.egd=*"], Flag),
-                opt(&["-XX:+UseContainerSupport", "-XX:MaxRAMPercentage=*", "-XX:InitialRAMPercentage=*", "-XX:+ExitOnOutOfMemoryError"], Flag),
+                opt(
+                    &["-Dserver.port=*", "-Dspring.profiles.active=*", "-Dfile.encoding=*", "-Djava.security.egd=*"],
+                    Flag,
+                ),
+                opt(
+                    &[
+                        "-XX:+UseContainerSupport",
+                        "-XX:MaxRAMPercentage=*",
+                        "-XX:InitialRAMPercentage=*",
+                        "-XX:+ExitOnOutOfMemoryError",
+                    ],
+                    Flag,
+                ),
             ],
         ),
         server("mvn", &[opt(&["-q"], Flag)]),
@@ -224,12 +270,20 @@ const DOTNET_TABLE: Table = Table {
     programs: &[with_subcommands(
         "dotnet",
         &["run"],
-        &[opt(&["--project"], Dir), opt(&["--urls", "-c", "--configuration", "--launch-profile"], Value), opt(&["--no-build", "--no-restore"], Flag)],
+        &[
+            opt(&["--project"], Dir),
+            opt(&["--urls", "-c", "--configuration", "--launch-profile"], Value),
+            opt(&["--no-build", "--no-restore"], Flag),
+        ],
     )],
     wrappers: &[],
 };
 const ELIXIR_TABLE: Table = Table {
-    programs: &[with_subcommands("mix", &["phx.server", "run"], &[opt(&["--no-halt", "--no-compile", "--no-deps-check"], Flag)])],
+    programs: &[with_subcommands(
+        "mix",
+        &["phx.server", "run"],
+        &[opt(&["--no-halt", "--no-compile", "--no-deps-check"], Flag)],
+    )],
     wrappers: &[],
 };
 const DENO_TABLE: Table = Table {
@@ -238,7 +292,18 @@ const DENO_TABLE: Table = Table {
         shape: Shape::Server,
         subcommands: &["run", "task", "serve"],
         opts: &[
-            opt(&["--allow-net*", "--allow-read*", "--allow-env*", "--allow-write*", "--allow-sys*", "-A", "--unstable*"], Flag),
+            opt(
+                &[
+                    "--allow-net*",
+                    "--allow-read*",
+                    "--allow-env*",
+                    "--allow-write*",
+                    "--allow-sys*",
+                    "-A",
+                    "--unstable*",
+                ],
+                Flag,
+            ),
             opt(&["--port"], Value),
             opt(&["--config", "-c", "--import-map"], File),
         ],

@@ -105,7 +105,8 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
     };
     // Workers are plain threads; each runs the pipeline, driving the model on the shared runtime.
     let escalation = model.as_ref().map(|(m, _)| m as &dyn repo_scanner::pipeline::Escalate);
-    let scanner = |view: &repo_scanner::view::RepoView, source| repo_scanner::pipeline::plan_view(view, source, escalation);
+    let scanner =
+        |view: &repo_scanner::view::RepoView, source| repo_scanner::pipeline::plan_view(view, source, escalation);
     let report = run::run(labels, &opts, &scanner).map_err(anyhow::Error::from)?;
     bar.finish_and_clear();
     run::write(&report, &args.out).map_err(anyhow::Error::from)?;

@@ -9,8 +9,8 @@ use repo_scanner::output::github::{self, GitHub, PrOutcome, PullRequestSpec, Rep
 use repo_scanner::output::procfile_pr::{self, Links, MIN_CONFIDENCE};
 use repo_scanner::output::push::{self, Author, PushOutcome, PushTarget};
 use repo_scanner::output::render::{self, RenderOptions, Target, DEFAULT_APP_PORT};
-use repo_scanner::plan::{Plan, Source, SourceKind};
 use repo_scanner::pipeline;
+use repo_scanner::plan::{Plan, Source, SourceKind};
 use repo_scanner::source::{git, Loaded, Request};
 use repo_scanner::view::RepoView;
 
@@ -188,7 +188,13 @@ pub fn procfile(args: ProcfileArgs) -> Result<(), CliError> {
     } else {
         None
     };
-    let scanned = scan_source(&args.source, args.git_ref.as_deref(), args.subdir.as_deref(), args.push, (&args.llm, args.no_llm))?;
+    let scanned = scan_source(
+        &args.source,
+        args.git_ref.as_deref(),
+        args.subdir.as_deref(),
+        args.push,
+        (&args.llm, args.no_llm),
+    )?;
     let root = &scanned.root;
     let current = |path: &str| root.read(path).ok().and_then(|b| String::from_utf8(b.to_vec()).ok());
     let proposal = procfile_pr::propose(&scanned.plan, &current, args.min_confidence);
@@ -259,7 +265,8 @@ pub fn procfile(args: ProcfileArgs) -> Result<(), CliError> {
 
 pub fn render_cmd(args: RenderArgs) -> Result<(), CliError> {
     check_ref(&args.source, args.git_ref.as_ref())?;
-    let scanned = scan_source(&args.source, args.git_ref.as_deref(), args.subdir.as_deref(), false, (&args.llm, args.no_llm))?;
+    let scanned =
+        scan_source(&args.source, args.git_ref.as_deref(), args.subdir.as_deref(), false, (&args.llm, args.no_llm))?;
     let target = match args.target {
         RenderTarget::Pack => Target::Pack,
         RenderTarget::Docker => Target::Docker,

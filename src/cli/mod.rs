@@ -10,9 +10,9 @@ use std::io::Write;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use repo_scanner::pipeline::{self, PipelineError};
 use repo_scanner::source::{self, Request, SourceError};
 use repo_scanner::view::Limits;
-use repo_scanner::pipeline::{self, PipelineError};
 use repo_scanner::{output, plan};
 
 #[derive(Debug, Parser)]

@@ -62,7 +62,10 @@ pub(crate) fn first_message(plan: &Plan, targets: &[Target], ctx: &str) -> Strin
         }
         // Processes the rules are unsure of: their candidates, best first, and why.
         for p in app.processes.iter().filter(|p| super::unsure(p)) {
-            s.push_str(&format!("  - the rules are unsure of the {} process (confidence {:.2}); candidates:\n", p.kind, p.confidence));
+            s.push_str(&format!(
+                "  - the rules are unsure of the {} process (confidence {:.2}); candidates:\n",
+                p.kind, p.confidence
+            ));
             let mut listed = false;
             for alt in app.alternatives.iter().filter(|a| a.kind == p.kind) {
                 let why: Vec<String> = alt.evidence.iter().map(|e| format!("{} ({})", e.file, e.rule)).collect();

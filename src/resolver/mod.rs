@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tracing::{info, info_span, warn, Instrument};
 
+use crate::admit::{App, SafeCommand};
 use crate::config::{LlmConfig, Provider};
 use crate::llm::anthropic::AnthropicBackend;
 use crate::llm::openai::OpenAiBackend;
@@ -31,7 +32,6 @@ use crate::plan::{
     Buildpack, DecidedBy, Evidence, Language, LanguageName, LlmUsage, Plan, Process, ProcessSource, QuestionCode,
     RejectedProposal, Strategy, Warning, WarningCode, DEFAULT_BUILDER,
 };
-use crate::admit::{App, SafeCommand};
 use crate::view::RepoView;
 
 /// The prompt's template, compiled in; its version goes into every plan the model helped decide.
@@ -47,7 +47,8 @@ pub fn prompt() -> &'static str {
             .map(|e| {
                 let names: Vec<&str> =
                     crate::admit::tables::table(e.language()).programs.iter().map(|p| p.name).collect();
-                let names = if names.is_empty() { "none (served by the buildpack)".to_string() } else { names.join(", ") };
+                let names =
+                    if names.is_empty() { "none (served by the buildpack)".to_string() } else { names.join(", ") };
                 format!("  - {}: {names}", e.language())
             })
             .collect();
@@ -467,11 +468,9 @@ fn apply(mut plan: Plan, answers: &[Answer], view: &RepoView, ctx_view: &RepoVie
         app.rejected_proposals.extend(rejected);
     }
     crate::plan::finalize(&mut plan);
-    if monorepo {
-        if decided {
-            for a in plan.apps.iter_mut().filter(|a| targets.iter().any(|t| t.repo_path == a.subdir)) {
-                a.resolution.decided_by = DecidedBy::Llm;
-            }
+    if monorepo && decided {
+        for a in plan.apps.iter_mut().filter(|a| targets.iter().any(|t| t.repo_path == a.subdir)) {
+            a.resolution.decided_by = DecidedBy::Llm;
         }
     }
     if decided {

@@ -20,8 +20,8 @@ use tracing::{info_span, warn, Instrument, Span};
 use super::auth::authenticate;
 use super::error::ApiError;
 use super::{AppState, JobRecord};
-use crate::plan::{self, Source, SourceKind};
 use crate::pipeline;
+use crate::plan::{self, Source, SourceKind};
 use crate::source::ssrf::Target;
 use crate::source::{archive, git, Loaded};
 
@@ -309,7 +309,8 @@ async fn scan_job(state: &AppState, job: Job) -> Result<Vec<u8>, ApiError> {
             let archive_limits = state.config.archive_limits();
             let plan = blocking(move || {
                 let view = archive::list(&body, archive_limits, limits)?;
-                let source = Source { kind: SourceKind::Archive, location: "upload".into(), git_ref: None, commit: None };
+                let source =
+                    Source { kind: SourceKind::Archive, location: "upload".into(), git_ref: None, commit: None };
                 run_pipeline(Loaded { view, source }, subdir, resolver.filter(|_| llm))
             })
             .await?;

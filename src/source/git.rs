@@ -298,7 +298,9 @@ fn list_tree(repo: &Repository, tree: &git2::Tree<'_>, limits: Limits) -> (Vec<E
                 }
             }
             Some(ObjectType::Blob) if mode == 0o120000 => links.push((path, id)),
-            Some(ObjectType::Blob) => entries.push(Entry { path, location: Location::Object(Arc::from(id.as_bytes())) }),
+            Some(ObjectType::Blob) => {
+                entries.push(Entry { path, location: Location::Object(Arc::from(id.as_bytes())) })
+            }
             _ => {} // submodules: not part of this repository's content
         }
     }

@@ -156,7 +156,10 @@ const CASES: &[Case] = &[
         files: &[
             ("server.js", ""),
             ("src/index.ts", ""),
-            ("package.json", r#"{"scripts":{"start":"node server.js","dev":"tsx src/index.ts","worker":"node server.js"}}"#),
+            (
+                "package.json",
+                r#"{"scripts":{"start":"node server.js","dev":"tsx src/index.ts","worker":"node server.js"}}"#,
+            ),
         ],
         hostile: &[
             ("node -e require('child_process')", Rule::ShellSyntax),
@@ -257,7 +260,14 @@ const CASES: &[Case] = &[
             ("./bin/server --port 8080", Rule::HardcodedPort),
             ("./bin/server -addr 0.0.0.0:8080", Rule::HardcodedPort),
         ],
-        benign: &["./bin/server", "bin/app", "go run .", "go run ./cmd/server", "GIN_MODE=release ./bin/server", "./bin/server -port $PORT"],
+        benign: &[
+            "./bin/server",
+            "bin/app",
+            "go run .",
+            "go run ./cmd/server",
+            "GIN_MODE=release ./bin/server",
+            "./bin/server -port $PORT",
+        ],
     },
     Case {
         language: LanguageName::Rust,
@@ -269,7 +279,12 @@ const CASES: &[Case] = &[
             ("./target/release/app --port 8080", Rule::HardcodedPort),
             ("app", Rule::UnknownProgram),
         ],
-        benign: &["./target/release/app", "target/release/app --port $PORT", "cargo run --release", "cargo run --release --bin app"],
+        benign: &[
+            "./target/release/app",
+            "target/release/app --port $PORT",
+            "cargo run --release",
+            "cargo run --release --bin app",
+        ],
     },
     Case {
         language: LanguageName::Java,
@@ -321,7 +336,11 @@ const CASES: &[Case] = &[
             ("dotnet run --urls http://0.0.0.0:5000", Rule::HardcodedPort),
             ("dotnet run --urls http://evil.example:80", Rule::FetchingRunner),
         ],
-        benign: &["dotnet bin/App.dll", "dotnet run --project src/Api --urls http://0.0.0.0:$PORT", "dotnet publish/App.dll"],
+        benign: &[
+            "dotnet bin/App.dll",
+            "dotnet run --project src/Api --urls http://0.0.0.0:$PORT",
+            "dotnet publish/App.dll",
+        ],
     },
     Case {
         language: LanguageName::Elixir,
@@ -344,7 +363,11 @@ const CASES: &[Case] = &[
             ("deno run --allow-run main.ts", Rule::UnknownOption),
             ("deno run evil.ts", Rule::MissingFile),
         ],
-        benign: &["deno run --allow-net --allow-env main.ts", "deno run -A main.ts", "deno run --allow-read=. --allow-net main.ts"],
+        benign: &[
+            "deno run --allow-net --allow-env main.ts",
+            "deno run -A main.ts",
+            "deno run --allow-read=. --allow-net main.ts",
+        ],
     },
     Case {
         language: LanguageName::Static,
@@ -369,9 +392,8 @@ fn hostile_forms_are_refused_by_the_rule_named() {
                 Ok(_) => wrong.push(format!("{}: ADMITTED {cmd:?}", c.language)),
                 // The language-independent forms may be caught by an earlier rule in some
                 // languages (an unknown program before its options); the refusal is what counts.
-                Err(r) if c.hostile.iter().any(|(h, _)| h == cmd) && r.rule != *rule => {
-                    wrong.push(format!("{}: {cmd:?} refused by {:?}, expected {rule:?} ({})", c.language, r.rule, r.detail))
-                }
+                Err(r) if c.hostile.iter().any(|(h, _)| h == cmd) && r.rule != *rule => wrong
+                    .push(format!("{}: {cmd:?} refused by {:?}, expected {rule:?} ({})", c.language, r.rule, r.detail)),
                 Err(_) => {}
             }
         }

@@ -10,8 +10,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use repo_scanner::plan::{LanguageName, Plan, ProcessSource, QuestionCode, Status, Strategy, WarningCode};
 use repo_scanner::pipeline;
+use repo_scanner::plan::{LanguageName, Plan, ProcessSource, QuestionCode, Status, Strategy, WarningCode};
 use repo_scanner::source::Request;
 use repo_scanner::view::Limits;
 

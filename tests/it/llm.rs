@@ -612,8 +612,15 @@ fn llm_escalation_with_a_refused_answer_keeps_the_rules_and_needs_review() {
     ]);
     let (rules, plan) = resolve_with(config(Provider::Openai, &s.base, None), "python-fastapi");
     assert_eq!(s.script.count(), 2, "one repair round");
-    assert_eq!(plan.process("web").map(|p| (p.command.as_str(), p.source)), rules.process("web").map(|p| (p.command.as_str(), p.source)));
+    assert_eq!(
+        plan.process("web").map(|p| (p.command.as_str(), p.source)),
+        rules.process("web").map(|p| (p.command.as_str(), p.source))
+    );
     assert_eq!(plan.status, Status::NeedsReview);
-    assert!(plan.rejected_proposals.iter().any(|r| r.reasons.iter().any(|x| x.contains("HardcodedPort"))), "{:?}", plan.rejected_proposals);
+    assert!(
+        plan.rejected_proposals.iter().any(|r| r.reasons.iter().any(|x| x.contains("HardcodedPort"))),
+        "{:?}",
+        plan.rejected_proposals
+    );
     assert!(!plan.alternatives.is_empty(), "the rules' candidates stay listed for a person");
 }

@@ -108,7 +108,11 @@ fn llm_live_smollm2_protocol_limits_and_validator() {
                     dockerfile: app.dockerfile.is_some(),
                 };
                 let admitted = SafeCommand::admit(&p.command, ProcessSource::Llm, &target);
-                assert!(admitted.is_ok(), "{name}: an llm command in the plan is not admitted: {} {admitted:?}", p.command);
+                assert!(
+                    admitted.is_ok(),
+                    "{name}: an llm command in the plan is not admitted: {} {admitted:?}",
+                    p.command
+                );
             }
         }
         let llm_procs = plan.processes.iter().filter(|p| p.source == ProcessSource::Llm).count();
@@ -117,7 +121,11 @@ fn llm_live_smollm2_protocol_limits_and_validator() {
         let fault = plan.warnings.iter().any(|w| w.code == WarningCode::LlmUnavailable);
         // An escalated plan carries the model's admitted answer, or stays needs_review.
         let carries_answer = plan.processes.iter().any(|p| p.source == ProcessSource::Llm);
-        assert!(carries_answer || plan.status == Status::NeedsReview, "{name}: {:?} without a model answer", plan.status);
+        assert!(
+            carries_answer || plan.status == Status::NeedsReview,
+            "{name}: {:?} without a model answer",
+            plan.status
+        );
         if *name == "python-no-entry" {
             first_answered = plan.resolution.llm.is_some() && !fault;
         }
@@ -155,7 +163,11 @@ fn llm_live_smollm2_protocol_limits_and_validator() {
         assert_eq!(u.cost_usd, 0.0);
     } else {
         // A fault is not cached: the second run asked the model again.
-        assert!(again.resolution.llm.as_ref().is_none_or(|u| !u.cache_hit), "a fault was cached: {:?}", again.resolution);
+        assert!(
+            again.resolution.llm.as_ref().is_none_or(|u| !u.cache_hit),
+            "a fault was cached: {:?}",
+            again.resolution
+        );
     }
     let share = if proposals == 0 { 0.0 } else { accepted as f64 / proposals as f64 };
     eprintln!(
