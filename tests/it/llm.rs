@@ -624,3 +624,31 @@ fn llm_escalation_with_a_refused_answer_keeps_the_rules_and_needs_review() {
     );
     assert!(!plan.alternatives.is_empty(), "the rules' candidates stay listed for a person");
 }
+
+/// `scan`, `procfile` and `render` run the same pipeline: one model call (then the cache), and
+/// all three carry the model's admitted command.
+#[test]
+fn llm_cli_scan_procfile_and_render_agree() {
+    let s = server(vec![chat(&answer("", "python", &[("web", WEB)]))]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let run = |args: &[&str]| -> String {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_repo-scanner"));
+        c.args(args).arg(fixture("python-no-entry"));
+        c.args(["--llm-base-url", &s.base, "--llm-cache-dir", cache.to_str().expect("utf-8")]);
+        for k in repo_scanner::env::ALL {
+            c.env_remove(k);
+        }
+        c.env_remove("RUST_LOG").current_dir(dir.path());
+        let out = c.output().expect("run");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plan: Value = serde_json::from_str(&run(&["scan"])).expect("json");
+    assert_eq!(plan["processes"][0]["command"], WEB);
+    let procfile = run(&["procfile"]);
+    assert!(procfile.contains(&format!("web: {WEB}")), "{procfile}");
+    let kamal = run(&["render", "--target", "kamal"]);
+    assert!(kamal.contains("gunicorn lib.util:app"), "{kamal}");
+    assert_eq!(s.script.count(), 1, "procfile and render were answered from the cache");
+}
