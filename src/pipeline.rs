@@ -118,3 +118,46 @@ fn stages(
     crate::plan::finalize(&mut plan);
     Ok(plan)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{SourceKind, Status};
+
+    fn loaded() -> Loaded {
+        let view = RepoView::from_memory([
+            ("requirements.txt", "flask\ngunicorn\n"),
+            ("app.py", "from flask import Flask\napp = Flask(__name__)\n"),
+        ]);
+        Loaded { view, source: Source { kind: SourceKind::Dir, location: "mem".into(), git_ref: None, commit: None } }
+    }
+
+    #[test]
+    fn a_cancelled_run_stops_before_the_cascade() {
+        let options = Options::default();
+        options.cancel.cancel();
+        assert!(matches!(run_loaded(loaded(), &options), Err(PipelineError::Cancelled(_))));
+        assert!(matches!(run(&Request::Dir("/nonexistent".into()), &options), Err(PipelineError::Cancelled(_))));
+    }
+
+    #[test]
+    fn an_unsure_process_goes_to_the_escalation_once() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let escalate = |plan: Plan, _: &RepoView| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            plan
+        };
+        let options = Options { escalation: Some(&escalate), ..Options::default() };
+        let out = run_loaded(loaded(), &options).expect("runs");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // The escalation changed nothing: the unsure rule's plan needs review.
+        assert_eq!(out.plan.status, Status::NeedsReview);
+        assert!(!out.plan.alternatives.is_empty());
+    }
+
+    #[test]
+    fn a_subdir_outside_the_repository_is_refused() {
+        let options = Options { subdir: Some("../x".into()), ..Options::default() };
+        assert!(matches!(run_loaded(loaded(), &options), Err(PipelineError::Source(SourceError::InvalidSubdir(_)))));
+    }
+}
