@@ -13,30 +13,11 @@ use thiserror::Error;
 
 use crate::env;
 use crate::llm::ResponseFormat;
+// Re-exported: the secret type lives in its own module so `llm` need not import `config`.
+pub use crate::secret::Secret;
 
 /// The default model: Anthropic's Haiku-class model.
 pub const DEFAULT_MODEL: &str = "claude-haiku-5-5";
-
-/// A value that must not appear in logs or `Debug` output.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The value, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,7 +2,7 @@
 //! image a Dockerfile builds): one hook for the scan, so that what `render` writes follows
 //! from the plan alone.
 
-use crate::plan::{Plan, Strategy, WarningCode};
+use crate::plan::{Plan, Strategy};
 use crate::view::RepoView;
 
 /// Fills `plan.build` and adds the consumers' warnings. `view` is the app's directory.
@@ -16,11 +16,6 @@ pub fn apply(plan: &mut Plan, view: &RepoView) {
         });
         plan.build.port = rel.and_then(|r| view.text(&r)).and_then(|t| exposed_port(&t));
     }
-}
-
-/// Warnings that make a plan `needs_review`: the build would fail or run something else.
-pub fn needs_review(code: WarningCode) -> bool {
-    matches!(code, WarningCode::RuntimeUnavailable | WarningCode::PackageManagerUnsupported)
 }
 
 /// The first port a Dockerfile's `EXPOSE` names (`EXPOSE 8000/tcp`); a variable is skipped.

@@ -10,8 +10,12 @@
 //! - [`cascade`]: pure rules, one file per ecosystem behind [`cascade::Ecosystem`]; the
 //!   Dockerfile, Procfile and deploy-spec readers; monorepo discovery.
 //! - [`command`]: start commands as words, and the process key two commands are compared by.
-//! - [`validate`]: the security boundary every command passes before it enters a plan.
-//! - [`scan`]: runs the cascade per app and assembles the [`plan::Plan`].
+//! - [`admit`]: the security boundary: [`admit::SafeCommand::admit`] is the only way a command
+//!   enters a plan (an allow-list grammar per language for the model's and README commands).
+//! - [`validate`]: the deny-list that turns a repository-stated command's problems into warnings.
+//! - [`pipeline`]: the one path every entry point takes: load, cascade, escalation, finalize.
+//! - [`scan`]: runs the cascade per app and assembles the [`plan::Plan`]; [`finalize`] sets
+//!   status, monorepo status and the suggested Procfile in one place.
 //! - [`plan`]: the contract with the build pipeline, and its JSON Schema.
 //! - [`eval`]: scoring plans against labelled repositories.
 //! - [`output`]: the human explanation of a plan, renderings for the pipeline (pack, docker,
@@ -24,6 +28,7 @@
 //!   proxy; the only module that imports axum.
 //! - [`cache`]: get/put of bytes with a TTL, in-process or in Redis, for scans (and LLM answers).
 
+pub mod admit;
 pub mod cache;
 pub mod cancel;
 pub mod cascade;
@@ -32,12 +37,15 @@ pub mod config;
 pub mod consumers;
 pub mod env;
 pub mod eval;
+pub mod finalize;
 pub mod llm;
 pub mod output;
 pub mod paketo;
+pub mod pipeline;
 pub mod plan;
 pub mod resolver;
 pub mod scan;
+pub mod secret;
 pub mod serve;
 pub mod source;
 pub mod validate;

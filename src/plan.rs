@@ -8,6 +8,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::admit::SafeCommand;
+
 /// Bumped only on a breaking change to the contract.
 pub const SCHEMA_VERSION: &str = "1";
 
@@ -59,6 +61,20 @@ pub struct Plan {
     /// for a person to see. They never run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected_proposals: Vec<RejectedProposal>,
+    /// For a process below [`READY_CONFIDENCE`] that no model settled: the rules' candidates
+    /// for its type, best first, with their evidence, for a person to choose from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Alternative>,
+}
+
+/// A candidate command the rules considered for a process they are not sure of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Alternative {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub command: String,
+    pub confidence: f32,
+    pub evidence: Vec<Evidence>,
 }
 
 /// A model's proposal the validator refused.
@@ -229,21 +245,56 @@ pub struct Process {
     /// Procfile process type: web, worker, beat, ...
     #[serde(rename = "type")]
     pub kind: String,
-    pub command: String,
+    /// Only an admitted command can be held here ([`SafeCommand::admit`]).
+    pub command: SafeCommand,
     pub source: ProcessSource,
     /// 0..1: 1 for a command the repository states, lower for inferred ones.
     pub confidence: f32,
     pub evidence: Vec<Evidence>,
 }
 
+/// Who stated a command. Decides how it is admitted: what the repository states is kept as
+/// written (problems are warnings); what README text or a model proposes must pass the
+/// allow-list grammar ([`crate::admit`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProcessSource {
     Procfile,
+    /// render.yaml, .do/app.yaml, fly.toml, railway, nixpacks, app.json.
+    DeploySpec,
     Dockerfile,
-    /// A deploy spec (render.yaml, .do/app.yaml, fly.toml, railway, nixpacks) or a language rule.
+    /// docker-compose.yml's `command`.
+    Compose,
+    /// A start script of the repository (package.json scripts, bin/start, start.sh).
+    Script,
+    /// A Makefile target.
+    Makefile,
+    /// A language rule's inference.
     Rule,
+    /// A code block of the README: prose anyone with commit access (or a PR) controls.
+    Readme,
     Llm,
+}
+
+impl ProcessSource {
+    /// The repository states this command itself: kept as written.
+    pub fn is_repository_stated(self) -> bool {
+        matches!(
+            self,
+            ProcessSource::Procfile
+                | ProcessSource::DeploySpec
+                | ProcessSource::Dockerfile
+                | ProcessSource::Compose
+                | ProcessSource::Script
+                | ProcessSource::Makefile
+        )
+    }
+
+    /// Text whoever controls the repository's prose (or the model reading it) wrote: admitted
+    /// only through the strict grammar.
+    pub fn is_untrusted(self) -> bool {
+        matches!(self, ProcessSource::Readme | ProcessSource::Llm)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -356,6 +407,9 @@ pub struct LlmUsage {
     pub cost_usd: f64,
     pub cache_hit: bool,
 }
+
+/// Sets status, monorepo status and the suggested Procfile: the one plan assembly.
+pub use crate::finalize::finalize;
 
 /// The JSON Schema of [`Plan`], as `repo-scanner schema` prints it.
 pub fn json_schema() -> serde_json::Value {

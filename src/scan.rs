@@ -8,15 +8,16 @@
 
 use tracing::{debug, info_span};
 
+use crate::admit::{App, SafeCommand};
 use crate::cascade::deploy::{self, Service, ServiceKind};
 use crate::cascade::dockerfile::{self, Dockerfile};
 use crate::cascade::procfile::{self, Procfile};
 use crate::cascade::stated::{self, Stated, StatedOrigin};
 use crate::cascade::{self, choose_primary, detect_all, monorepo, programs_of, Analysis, Candidate, Strength};
 use crate::plan::{
-    Buildpack, DecidedBy, Evidence, Language, LanguageName, Plan, Process, ProcessSource, ProcfileInfo, Question,
-    QuestionCode, Resolution, SecondaryLanguage, Source, Status, Strategy, Warning, WarningCode, DEFAULT_BUILDER,
-    SCHEMA_VERSION,
+    Alternative, Buildpack, DecidedBy, Evidence, Language, LanguageName, Plan, Process, ProcessSource, ProcfileInfo,
+    Question, QuestionCode, Resolution, SecondaryLanguage, Source, Status, Strategy, Warning, WarningCode,
+    DEFAULT_BUILDER, SCHEMA_VERSION,
 };
 use crate::validate;
 use crate::view::{ListingNote, RepoView};
@@ -72,7 +73,7 @@ pub fn scan(view: &RepoView, source: Source) -> Plan {
         plan.warnings = listing;
         plan.warnings.extend(spec_warnings);
         plan.apps = apps;
-        plan.status = monorepo_status(&plan);
+        crate::plan::finalize(&mut plan);
         return plan;
     }
     if let [only] = dirs.as_slice() {
@@ -184,14 +185,7 @@ fn empty_plan(view: &RepoView, source: &Source) -> Plan {
         warnings: Vec::new(),
         resolution: Resolution { decided_by: DecidedBy::Rules, llm: None },
         rejected_proposals: Vec::new(),
-    }
-}
-
-fn monorepo_status(plan: &Plan) -> Status {
-    if !plan.open_questions.is_empty() || plan.apps.iter().any(|a| a.status == Status::NeedsReview) {
-        Status::NeedsReview
-    } else {
-        Status::Ready
+        alternatives: Vec::new(),
     }
 }
 
@@ -281,7 +275,7 @@ pub fn app_plan(view: &RepoView, services: &[Service], source: &Source) -> Plan 
     }
 
     let repo_says = stated::commands(view, lang_name);
-    let from_rules = assign_processes(&mut plan, procfile.as_ref(), &services, docker.as_ref(), &analysis, repo_says);
+    let (drafts, from_rules) = assign_processes(procfile.as_ref(), &services, docker.as_ref(), &analysis, repo_says);
     // With a Dockerfile, GPU advice is moot and "add a Dockerfile" advice is already taken;
     // advice about the rules' own guesses applies only when the guesses are used.
     let analysis_warnings = analysis.warnings.iter().filter(|w| {
@@ -293,7 +287,8 @@ pub fn app_plan(view: &RepoView, services: &[Service], source: &Source) -> Plan 
             plan.warnings.push(w.clone());
         }
     }
-    validate_processes(&mut plan, view, lang_name);
+    admit_processes(&mut plan, drafts, view, lang_name);
+    plan.alternatives = alternatives(&plan, &analysis, from_rules);
 
     // Questions: the rules' own only when the rules supplied the processes.
     let has_web = plan.processes.iter().any(|p| p.kind == "web");
@@ -328,42 +323,11 @@ pub fn app_plan(view: &RepoView, services: &[Service], source: &Source) -> Plan 
         }
     }
 
-    // The Procfile: present, or suggested.
     if let Some(p) = &procfile {
         plan.procfile.path = Some(p.path.clone());
-        if p.warnings.iter().any(|w| w.code == WarningCode::HardcodedPort) {
-            let fixed: Vec<(String, String)> = p
-                .entries
-                .iter()
-                .map(|e| {
-                    let c = if e.name == "web" {
-                        procfile::fix_port(&e.command).unwrap_or(e.command.clone())
-                    } else {
-                        e.command.clone()
-                    };
-                    (e.name.clone(), c)
-                })
-                .collect();
-            plan.procfile.suggested = Some(procfile::render(fixed.iter().map(|(n, c)| (n.as_str(), c.as_str()))));
-        }
-    } else if plan.strategy == Strategy::Buildpacks && !plan.processes.is_empty() {
-        plan.procfile.suggested =
-            Some(procfile::render(plan.processes.iter().map(|p| (p.kind.as_str(), p.command.as_str()))));
     }
-
     crate::consumers::apply(&mut plan, view);
-    plan.status = if plan.strategy == Strategy::Unsupported && lang_name.is_some() {
-        Status::Unsupported
-    } else if !plan.open_questions.is_empty()
-        || plan.warnings.iter().any(|w| {
-            matches!(w.code, WarningCode::UnsafeCommand | WarningCode::LegacyLayout | WarningCode::HardcodedPort)
-                || crate::consumers::needs_review(w.code)
-        })
-    {
-        Status::NeedsReview
-    } else {
-        Status::Ready
-    };
+    crate::plan::finalize(&mut plan);
     plan
 }
 
@@ -386,29 +350,49 @@ fn gpu_base_image(view: &RepoView) -> Option<Warning> {
     })
 }
 
-fn process(kind: &str, command: &str, source: ProcessSource, confidence: f32, evidence: Vec<Evidence>) -> Process {
-    Process { kind: kind.to_string(), command: command.to_string(), source, confidence, evidence }
+/// A process before admission: who stated which command.
+struct Draft {
+    kind: String,
+    command: String,
+    source: ProcessSource,
+    confidence: f32,
+    evidence: Vec<Evidence>,
 }
 
-fn from_candidate(c: &Candidate, kind: Option<&str>) -> Process {
-    process(kind.unwrap_or(&c.kind), &c.command, ProcessSource::Rule, c.confidence, c.evidence.clone())
+fn draft(kind: &str, command: &str, source: ProcessSource, confidence: f32, evidence: Vec<Evidence>) -> Draft {
+    Draft { kind: kind.to_string(), command: command.to_string(), source, confidence, evidence }
 }
 
-/// Fills `plan.processes`. Returns true when the language rules supplied them.
+/// A command the repository states outside Procfile, deploy specs and the root Dockerfile.
+fn from_stated(s: &Stated) -> Draft {
+    let source = match s.origin {
+        StatedOrigin::Compose => ProcessSource::Compose,
+        StatedOrigin::Dockerfile => ProcessSource::Dockerfile,
+        StatedOrigin::Script => ProcessSource::Script,
+        StatedOrigin::Makefile => ProcessSource::Makefile,
+        StatedOrigin::Readme => ProcessSource::Readme,
+    };
+    draft(&s.kind, &s.command, source, s.confidence, s.evidence.clone())
+}
+
+fn from_candidate(c: &Candidate, kind: Option<&str>) -> Draft {
+    draft(kind.unwrap_or(&c.kind), &c.command, ProcessSource::Rule, c.confidence, c.evidence.clone())
+}
+
+/// The processes, before admission. The flag is true when the language rules supplied them.
 fn assign_processes(
-    plan: &mut Plan,
     procfile: Option<&Procfile>,
     services: &[Service],
     docker: Option<&Dockerfile>,
     analysis: &Analysis,
     repo_says: Vec<Stated>,
-) -> bool {
+) -> (Vec<Draft>, bool) {
     if let Some(p) = procfile.filter(|p| !p.entries.is_empty()) {
-        plan.processes = p
+        let drafts = p
             .entries
             .iter()
             .map(|e| {
-                process(
+                draft(
                     &e.name,
                     &e.command,
                     ProcessSource::Procfile,
@@ -417,20 +401,20 @@ fn assign_processes(
                 )
             })
             .collect();
-        return false;
+        return (drafts, false);
     }
+    let mut drafts: Vec<Draft> = Vec::new();
     let docker_cmd = docker.and_then(|d| d.command.as_deref().map(|c| (d.path.clone(), c.to_string())));
     // What the repository states outside Procfile, deploy specs and the root Dockerfile,
     // weighed per kind against the language rules.
     let chosen = stated::choose(repo_says, &analysis.processes);
-    let from_stated = |s: &Stated| process(&s.kind, &s.command, ProcessSource::Rule, s.confidence, s.evidence.clone());
-    let fallback = |kind: &str| -> Option<Process> {
+    let fallback = |kind: &str| -> Option<Draft> {
         let said = chosen.iter().find(|s| s.kind == kind);
         if let Some(s) = said.filter(|s| s.origin == StatedOrigin::Compose) {
             return Some(from_stated(s)); // compose's `command` overrides the image's CMD
         }
         if let Some((path, cmd)) = &docker_cmd {
-            return Some(process(
+            return Some(draft(
                 kind,
                 cmd,
                 ProcessSource::Dockerfile,
@@ -457,44 +441,48 @@ fn assign_processes(
                 _ if workers == 1 => "worker".to_string(),
                 _ => sanitize_kind(&s.name),
             };
-            if plan.processes.iter().any(|p| p.kind == kind) {
+            if drafts.iter().any(|p| p.kind == kind) {
                 continue;
             }
             let p = match &s.command {
-                Some(cmd) => {
-                    Some(process(&kind, cmd, ProcessSource::Rule, 0.95, vec![Evidence::new(s.file.clone(), s.rule)]))
-                }
+                Some(cmd) => Some(draft(
+                    &kind,
+                    cmd,
+                    ProcessSource::DeploySpec,
+                    0.95,
+                    vec![Evidence::new(s.file.clone(), s.rule)],
+                )),
                 None => fallback(&kind),
             };
-            plan.processes.extend(p);
+            drafts.extend(p);
         }
-        return false;
+        return (drafts, false);
     }
     if services.iter().any(|s| matches!(s.kind, ServiceKind::Job | ServiceKind::Static)) {
-        return false; // declared as a cron job or static site: no long-running process
+        return (drafts, false); // declared as a cron job or static site: no long-running process
     }
     if let Some((path, cmd)) = &docker_cmd {
-        plan.processes.push(process(
+        drafts.push(draft(
             "web",
             cmd,
             ProcessSource::Dockerfile,
             0.9,
             vec![Evidence::new(path.clone(), "dockerfile.cmd")],
         ));
-        return false;
+        return (drafts, false);
     }
     if docker.is_some() {
         // The image's own default runs unless compose overrides it for this build.
-        plan.processes = chosen.iter().filter(|s| s.origin == StatedOrigin::Compose).map(from_stated).collect();
-        return false;
+        let drafts = chosen.iter().filter(|s| s.origin == StatedOrigin::Compose).map(from_stated).collect();
+        return (drafts, false);
     }
-    plan.processes = chosen.iter().map(from_stated).collect();
+    let mut drafts: Vec<Draft> = chosen.iter().map(from_stated).collect();
     let covered: Vec<String> = chosen.iter().map(|s| s.kind.clone()).collect();
-    let rules: Vec<Process> =
+    let rules: Vec<Draft> =
         analysis.processes.iter().filter(|c| !covered.contains(&c.kind)).map(|c| from_candidate(c, None)).collect();
     let from_rules = !rules.is_empty() || chosen.is_empty();
-    plan.processes.extend(rules);
-    from_rules
+    drafts.extend(rules);
+    (drafts, from_rules)
 }
 
 fn sanitize_kind(name: &str) -> String {
@@ -507,37 +495,79 @@ fn sanitize_kind(name: &str) -> String {
     }
 }
 
-/// Runs the validator over every process. Commands the repository states stay, with warnings;
-/// commands the rules built and that fail are dropped.
-fn validate_processes(plan: &mut Plan, view: &RepoView, language: Option<LanguageName>) {
-    let mut kept = Vec::new();
-    for p in std::mem::take(&mut plan.processes) {
-        let mut problems = validate::check(&p.command, &p.kind, language, view);
-        if plan.strategy == Strategy::Dockerfile {
-            // The command runs inside the built image, where paths need not exist in the repo.
-            problems.retain(|x| x.code != WarningCode::UnknownProgram);
-        }
-        let stated = matches!(p.source, ProcessSource::Procfile | ProcessSource::Dockerfile)
-            || p.evidence.iter().any(|e| e.rule.starts_with("deploy."));
-        let file = p.evidence.first().map(|e| e.file.clone());
-        let rejected = !stated && problems.iter().any(|x| x.code == WarningCode::UnsafeCommand);
-        for problem in problems {
+/// Admits every draft ([`SafeCommand::admit`]). What the repository states stays, with its
+/// concerns as warnings; a rule's command the validator calls unsafe is dropped, with them.
+fn admit_processes(plan: &mut Plan, drafts: Vec<Draft>, view: &RepoView, language: Option<LanguageName>) {
+    for d in drafts {
+        let app = App { view, language, kind: &d.kind, dockerfile: plan.strategy == Strategy::Dockerfile };
+        let file = d.evidence.first().map(|e| e.file.clone());
+        let (command, concerns) = match SafeCommand::admit(&d.command, d.source, &app) {
+            Ok(c) => {
+                let concerns = c.concerns().to_vec();
+                (Some(c), concerns)
+            }
+            Err(refusal) => {
+                let mut problems = validate::check(&d.command, &d.kind, language, view);
+                if problems.is_empty() {
+                    problems.push(validate::Problem { code: WarningCode::UnsafeCommand, reason: refusal.detail });
+                }
+                (None, problems)
+            }
+        };
+        for problem in concerns {
             // The Procfile parser already reported its hard-coded ports.
-            if problem.code == WarningCode::HardcodedPort && p.source == ProcessSource::Procfile {
+            if problem.code == WarningCode::HardcodedPort && d.source == ProcessSource::Procfile {
                 continue;
             }
             plan.warnings.push(Warning {
                 code: problem.code,
-                message: format!("{} process `{}`: {}", p.kind, p.command, problem.reason),
+                message: format!("{} process `{}`: {}", d.kind, d.command, problem.reason),
                 file: file.clone(),
                 line: None,
             });
         }
-        if !rejected {
-            kept.push(p);
+        if let Some(command) = command {
+            plan.processes.push(Process {
+                kind: d.kind,
+                command,
+                source: d.source,
+                confidence: d.confidence,
+                evidence: d.evidence,
+            });
         }
     }
-    plan.processes = kept;
+}
+
+/// The rules' candidates, best first, for each process they supplied below the threshold.
+fn alternatives(plan: &Plan, analysis: &Analysis, from_rules: bool) -> Vec<Alternative> {
+    let unsure: Vec<&Process> = plan
+        .processes
+        .iter()
+        .filter(|p| p.source == ProcessSource::Rule && p.confidence < crate::plan::READY_CONFIDENCE)
+        .collect();
+    let mut out: Vec<Alternative> = Vec::new();
+    for p in unsure {
+        let mut of_kind: Vec<&Candidate> = analysis.processes.iter().filter(|c| c.kind == p.kind).collect();
+        if of_kind.is_empty() || !from_rules {
+            out.push(Alternative {
+                kind: p.kind.clone(),
+                command: p.command.to_string(),
+                confidence: p.confidence,
+                evidence: p.evidence.clone(),
+            });
+            continue;
+        }
+        of_kind.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        for c in of_kind {
+            out.push(Alternative {
+                kind: p.kind.clone(),
+                command: c.command.clone(),
+                confidence: c.confidence,
+                evidence: c.evidence.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// A Procfile that runs a script the repository does not have.

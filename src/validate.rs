@@ -1,6 +1,5 @@
-//! The plan validator: the security boundary for start commands.
-//!
-//! Every command that enters a plan passes here, whoever proposed it. What the repository
+//! The deny-list validator. Admission ([`crate::admit`]) is the security boundary; this is
+//! what it asks about commands the repository states and the rules infer. What the repository
 //! itself states (Procfile, deploy spec, Dockerfile CMD) is the owner's own decision: problems
 //! become warnings. What a rule or a model proposes must pass: a rejected proposal never
 //! reaches `processes`. A command must run a program that fits the language or a file in the

@@ -60,7 +60,9 @@ pub enum Location {
     /// per-file path is stored, which keeps a 100k-file listing small.
     Rooted,
     Fs(PathBuf),
-    Git(git2::Oid),
+    /// An object id the source's own reader understands (a git blob's): the view stores it
+    /// and never interprets it, so it does not depend on git.
+    Object(Arc<[u8]>),
     Memory(Arc<[u8]>),
     /// A symlink resolving outside the root: listed, never read.
     Escaped(String),

@@ -106,27 +106,23 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     let progress = bar.clone();
-    let resolver = args.llm.resolver(args.no_llm)?;
+    let model = args.llm.model(args.no_llm)?;
     let opts = Options {
         corpus: corpus.clone(),
         hide_procfile: args.hide_procfile,
         jobs: args.jobs,
         shard: args.shard,
         cache_dir: args.cache_dir.clone().unwrap_or_else(|| args.out.join("cache")),
-        llm: resolver.is_some(),
+        llm: model.is_some(),
         on_case: Some(Box::new(move |id: &str| {
             progress.set_message(id.to_string());
             progress.inc(1);
         })),
     };
-    // Workers are plain threads; each drives the resolver on the shared runtime.
-    let scanner = |view: &repo_scanner::view::RepoView, source| {
-        let plan = repo_scanner::scan(view, source);
-        match &resolver {
-            Some((r, rt)) if repo_scanner::resolver::needs_llm(&plan) => rt.handle().block_on(r.resolve(plan, view)),
-            _ => plan,
-        }
-    };
+    // Workers are plain threads; each runs the pipeline, driving the model on the shared runtime.
+    let escalation = model.as_ref().map(|(m, _)| m as &dyn repo_scanner::pipeline::Escalate);
+    let scanner =
+        |view: &repo_scanner::view::RepoView, source| repo_scanner::pipeline::plan_view(view, source, escalation);
     let report = run::run(labels, &opts, &scanner).map_err(anyhow::Error::from)?;
     bar.finish_and_clear();
     run::write(&report, &args.out).map_err(anyhow::Error::from)?;

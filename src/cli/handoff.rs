@@ -9,9 +9,10 @@ use repo_scanner::output::github::{self, GitHub, PrOutcome, PullRequestSpec, Rep
 use repo_scanner::output::procfile_pr::{self, Links, MIN_CONFIDENCE};
 use repo_scanner::output::push::{self, Author, PushOutcome, PushTarget};
 use repo_scanner::output::render::{self, RenderOptions, Target, DEFAULT_BOOT_SECONDS};
+use repo_scanner::pipeline;
 use repo_scanner::plan::{Plan, Source, SourceKind};
-use repo_scanner::source::{self, git, Request};
-use repo_scanner::view::{Limits, RepoView};
+use repo_scanner::source::{git, Loaded, Request};
+use repo_scanner::view::RepoView;
 
 use super::{print_out, CliError};
 
@@ -28,6 +29,11 @@ pub struct ProcfileArgs {
     /// Propose for this directory of the repository only.
     #[arg(long)]
     pub subdir: Option<String>,
+    /// Rules only: never call a model.
+    #[arg(long)]
+    pub no_llm: bool,
+    #[command(flatten)]
+    pub llm: super::llm::LlmArgs,
     /// Print a unified diff against the repository instead of the annotated Procfile.
     #[arg(long)]
     pub patch: bool,
@@ -85,6 +91,11 @@ pub struct RenderArgs {
     /// Render this directory of the repository only.
     #[arg(long)]
     pub subdir: Option<String>,
+    /// Rules only: never call a model.
+    #[arg(long)]
+    pub no_llm: bool,
+    #[command(flatten)]
+    pub llm: super::llm::LlmArgs,
     #[arg(long, value_enum)]
     pub target: RenderTarget,
     /// The image name; default ghcr.io/OWNER/REPO for a GitHub URL, else ghcr.io/your-org/DIR.
@@ -146,41 +157,49 @@ fn check_ref(source: &str, git_ref: Option<&String>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Lists and scans `source`. With `as_git`, a directory is read as the git repository it is,
-/// at its HEAD commit, so that a push builds on exactly what was scanned.
+/// Lists and scans `source` through the pipeline. With `as_git`, a directory is read as the
+/// git repository it is, at its HEAD commit, so that a push builds on exactly what was scanned.
 fn scan_source(
     source_arg: &str,
     git_ref: Option<&str>,
     subdir: Option<&str>,
     as_git: bool,
+    llm: (&super::llm::LlmArgs, bool),
 ) -> Result<Scanned, CliError> {
-    let limits = Limits::default();
-    let (root, source, fetched) = if git::looks_like_url(source_arg) || as_git {
+    let model = llm.0.model(llm.1)?;
+    let options = pipeline::Options {
+        subdir: subdir.map(str::to_string),
+        escalation: model.as_ref().map(|(m, _)| m as &dyn pipeline::Escalate),
+        ..pipeline::Options::default()
+    };
+    if git::looks_like_url(source_arg) || as_git {
         let url = if git::looks_like_url(source_arg) {
             source_arg.to_string()
         } else {
             let abs = std::fs::canonicalize(source_arg).with_context(|| format!("cannot read {source_arg}"))?;
             format!("file://{}", abs.display())
         };
+        // Fetched here, not by the pipeline: the push needs the fetched repository.
         let fetched = git::fetch(&url, git_ref, &git::FetchOptions::default())?;
-        let view = fetched.list(limits)?;
+        let view = fetched.list(options.limits)?;
         let source = Source {
             kind: SourceKind::Git,
             location: url,
             git_ref: git_ref.map(str::to_string),
             commit: Some(fetched.commit().to_string()),
         };
-        (view, source, Some(fetched))
-    } else {
-        let loaded = source::load(&Request::parse(source_arg, None), limits)?;
-        (loaded.view, loaded.source, None)
-    };
-    let view = match subdir {
-        Some(d) => source::subdir_view(&root, d)?,
-        None => root.clone(),
-    };
-    let plan = repo_scanner::scan(&view, source);
-    Ok(Scanned { root, plan, fetched })
+        let out = pipeline::run_loaded(Loaded { view, source }, &options).map_err(pipeline_err)?;
+        return Ok(Scanned { root: out.root, plan: out.plan, fetched: Some(fetched) });
+    }
+    let out = super::run_pipeline(&Request::parse(source_arg, None), &options)?;
+    Ok(Scanned { root: out.root, plan: out.plan, fetched: None })
+}
+
+fn pipeline_err(e: pipeline::PipelineError) -> CliError {
+    match e {
+        pipeline::PipelineError::Source(s) => CliError::Source(s),
+        pipeline::PipelineError::Cancelled(c) => CliError::Other(c.into()),
+    }
 }
 
 pub fn procfile(args: ProcfileArgs) -> Result<(), CliError> {
@@ -199,7 +218,13 @@ pub fn procfile(args: ProcfileArgs) -> Result<(), CliError> {
     } else {
         None
     };
-    let scanned = scan_source(&args.source, args.git_ref.as_deref(), args.subdir.as_deref(), args.push)?;
+    let scanned = scan_source(
+        &args.source,
+        args.git_ref.as_deref(),
+        args.subdir.as_deref(),
+        args.push,
+        (&args.llm, args.no_llm),
+    )?;
     let root = &scanned.root;
     let current = |path: &str| root.read(path).ok().and_then(|b| String::from_utf8(b.to_vec()).ok());
     let proposal = procfile_pr::propose(&scanned.plan, &current, args.min_confidence);
@@ -270,7 +295,8 @@ pub fn procfile(args: ProcfileArgs) -> Result<(), CliError> {
 
 pub fn render_cmd(args: RenderArgs) -> Result<(), CliError> {
     check_ref(&args.source, args.git_ref.as_ref())?;
-    let scanned = scan_source(&args.source, args.git_ref.as_deref(), args.subdir.as_deref(), false)?;
+    let scanned =
+        scan_source(&args.source, args.git_ref.as_deref(), args.subdir.as_deref(), false, (&args.llm, args.no_llm))?;
     let target = match args.target {
         RenderTarget::Pack => Target::Pack,
         RenderTarget::Docker => Target::Docker,

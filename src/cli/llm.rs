@@ -6,6 +6,7 @@ use clap::ValueEnum;
 
 use repo_scanner::config::{LlmConfig, LlmOverrides, Provider};
 use repo_scanner::llm::ResponseFormat;
+use repo_scanner::pipeline::Model;
 use repo_scanner::resolver::Resolver;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,5 +90,11 @@ impl LlmArgs {
         };
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         Ok(Some((resolver, rt)))
+    }
+
+    /// The model escalation for the pipeline, with the runtime that drives it (kept alive by
+    /// the caller), or None for rules only.
+    pub fn model(&self, no_llm: bool) -> anyhow::Result<Option<(Model, tokio::runtime::Runtime)>> {
+        Ok(self.resolver(no_llm)?.map(|(resolver, rt)| (Model { resolver, runtime: rt.handle().clone() }, rt)))
     }
 }

@@ -10,9 +10,10 @@ use std::io::Write;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use repo_scanner::pipeline::{self, PipelineError};
 use repo_scanner::source::{self, Request, SourceError};
 use repo_scanner::view::Limits;
-use repo_scanner::{output, plan, scan};
+use repo_scanner::{output, plan};
 
 #[derive(Debug, Parser)]
 #[command(name = "repo-scanner", version, about = "Decides how a repository is built and run before a deploy")]
@@ -145,6 +146,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// The pipeline, its errors mapped to the CLI's.
+pub(crate) fn run_pipeline(request: &Request, options: &pipeline::Options<'_>) -> Result<pipeline::Outcome, CliError> {
+    pipeline::run(request, options).map_err(|e| match e {
+        PipelineError::Source(s) => CliError::Source(s),
+        PipelineError::Cancelled(c) => CliError::Other(c.into()),
+    })
+}
+
 pub(crate) fn print_out(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{text}") {
@@ -159,17 +168,14 @@ fn scan_cmd(args: ScanArgs) -> Result<(), CliError> {
     }
     let limits = Limits { max_files: args.max_files, max_file_bytes: args.max_file_bytes, max_depth: args.max_depth };
     let request = Request::parse(&args.source, args.git_ref.clone());
-    let loaded = source::load(&request, limits)?;
-    let view = match &args.subdir {
-        Some(d) => source::subdir_view(&loaded.view, d)?,
-        None => loaded.view.clone(),
+    let model = args.llm.model(args.no_llm)?;
+    let options = pipeline::Options {
+        limits,
+        subdir: args.subdir.clone(),
+        escalation: model.as_ref().map(|(m, _)| m as &dyn pipeline::Escalate),
+        ..pipeline::Options::default()
     };
-    let mut plan = scan(&view, loaded.source);
-    if repo_scanner::resolver::needs_llm(&plan) {
-        if let Some((resolver, rt)) = args.llm.resolver(args.no_llm)? {
-            plan = rt.block_on(resolver.resolve(plan, &view));
-        }
-    }
+    let plan = run_pipeline(&request, &options)?.plan;
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&plan).context("serializing the plan")?,
         Format::Text => output::explain(&plan),

@@ -207,7 +207,7 @@ fn app_checks(
     if let Some(procs) = expected.get("processes").and_then(Value::as_object) {
         for (kind, spec) in procs {
             let found = plan.and_then(|p| p.process(kind));
-            let got = found.map(|p| p.command.clone());
+            let got = found.map(|p| p.command.to_string());
             let pass = got.as_deref().is_some_and(|c| process_matches(spec, c));
             let exp = as_str_or_null(spec.get("command"));
             out.push(Check {

@@ -16,7 +16,7 @@ use super::{
     http_error, parse_retry_after, reqwest_error, with_timeout, ChatBackend, ChatRequest, ChatResponse, LlmError,
     Message, ResponseFormat, StopReason, ToolCall,
 };
-use crate::config::Secret;
+use crate::secret::Secret;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 pub const API_VERSION: &str = "2023-06-01";

@@ -112,15 +112,15 @@ pub fn propose(plan: &Plan, current: &dyn Fn(&str) -> Option<String>, min_confid
                 out.skipped.push(Skipped {
                     app: app.subdir.clone(),
                     kind: p.kind.clone(),
-                    command: p.command.clone(),
+                    command: p.command.to_string(),
                     reason,
                 });
                 continue;
             }
             let command = if p.kind == "web" {
-                procfile::fix_port(&p.command).unwrap_or_else(|| p.command.clone())
+                procfile::fix_port(&p.command).unwrap_or_else(|| p.command.to_string())
             } else {
-                p.command.clone()
+                p.command.to_string()
             };
             lines.push(ProposedLine {
                 kind: p.kind.clone(),

@@ -64,7 +64,7 @@ fn boot_check(app: &App<'_>) -> String {
         service = sh_quote(&service_name(app)),
     );
     let mut processes: Vec<(String, String, ProcessSource)> =
-        app.plan.processes.iter().map(|p| (p.kind.clone(), p.command.clone(), p.source)).collect();
+        app.plan.processes.iter().map(|p| (p.kind.clone(), p.command.to_string(), p.source)).collect();
     if processes.is_empty() {
         processes.push(("web".into(), String::new(), ProcessSource::Dockerfile));
     }
@@ -241,9 +241,17 @@ mod tests {
         };
         let mut plan = crate::scan::scan(&view, source);
         plan.procfile = ProcfileInfo { path: None, suggested: None };
+        let app = crate::admit::App { view: &view, language: None, kind: "web", dockerfile: false };
+        // A Procfile line is admitted as stated (never rewritten), whatever it holds.
+        let command = crate::admit::SafeCommand::admit(
+            "gunicorn app:app --bind 0.0.0.0:$PORT # ${{ secrets.TOKEN }}",
+            ProcessSource::Procfile,
+            &app,
+        )
+        .expect("a stated command is admitted");
         plan.processes = vec![Process {
             kind: "web".into(),
-            command: "gunicorn app:app --bind 0.0.0.0:$PORT # ${{ secrets.TOKEN }}".into(),
+            command,
             source: ProcessSource::Rule,
             confidence: 0.9,
             evidence: Vec::new(),

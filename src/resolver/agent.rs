@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tracing::{info, info_span, warn, Instrument};
 
 use super::context::{self, count_tokens, is_secret_path, safe_read};
-use super::{parse_answer, Answer, Fault, Outcome, Proposed, Resolver, Target, PROMPT};
+use super::{parse_answer, prompt, Answer, Fault, Outcome, Proposed, Resolver, Target};
 use crate::llm::{ChatRequest, ChatResponse, Message, StopReason, ToolSpec};
 use crate::plan::Plan;
 use crate::view::RepoView;
@@ -60,6 +60,22 @@ pub(crate) fn first_message(plan: &Plan, targets: &[Target], ctx: &str) -> Strin
         for q in &app.open_questions {
             s.push_str(&format!("  - {}\n", q.detail));
         }
+        // Processes the rules are unsure of: their candidates, best first, and why.
+        for p in app.processes.iter().filter(|p| super::unsure(p)) {
+            s.push_str(&format!(
+                "  - the rules are unsure of the {} process (confidence {:.2}); candidates:\n",
+                p.kind, p.confidence
+            ));
+            let mut listed = false;
+            for alt in app.alternatives.iter().filter(|a| a.kind == p.kind) {
+                let why: Vec<String> = alt.evidence.iter().map(|e| format!("{} ({})", e.file, e.rule)).collect();
+                s.push_str(&format!("    - `{}` {:.2} from {}\n", alt.command, alt.confidence, why.join(", ")));
+                listed = true;
+            }
+            if !listed {
+                s.push_str(&format!("    - `{}`\n", p.command));
+            }
+        }
     }
     s.push_str("\n<repository>\n");
     s.push_str(ctx);
@@ -85,7 +101,7 @@ impl<'a> Conversation<'a> {
         let c = &self.resolver.config;
         ChatRequest {
             model: c.model.clone(),
-            system: PROMPT.to_string(),
+            system: prompt().to_string(),
             messages: self.messages.clone(),
             tools: if with_tools { tools() } else { Vec::new() },
             schema: super::answer_schema(),

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tracing::{info, info_span, warn, Instrument};
 
+use crate::admit::{App, SafeCommand};
 use crate::config::{LlmConfig, Provider};
 use crate::llm::anthropic::AnthropicBackend;
 use crate::llm::openai::OpenAiBackend;
@@ -29,14 +30,42 @@ use crate::llm::retry::RetryPolicy;
 use crate::llm::{ChatBackend, LlmError};
 use crate::plan::{
     Buildpack, DecidedBy, Evidence, Language, LanguageName, LlmUsage, Plan, Process, ProcessSource, QuestionCode,
-    RejectedProposal, Status, Strategy, Warning, WarningCode, DEFAULT_BUILDER,
+    RejectedProposal, Strategy, Warning, WarningCode, DEFAULT_BUILDER,
 };
-use crate::validate;
 use crate::view::RepoView;
 
-/// The prompt, compiled in; its version goes into every plan the model helped decide.
-pub const PROMPT: &str = include_str!("../../prompts/resolve.v1.md");
-pub const PROMPT_VERSION: &str = "resolve.v1";
+/// The prompt's template, compiled in; its version goes into every plan the model helped decide.
+const TEMPLATE: &str = include_str!("../../prompts/resolve.v2.md");
+pub const PROMPT_VERSION: &str = "resolve.v2";
+
+/// The prompt: the template with the languages, their programs and the allowed environment
+/// filled in from the ecosystems and the admission tables, so a new language needs no edit here.
+pub fn prompt() -> &'static str {
+    static PROMPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let programs: Vec<String> = crate::cascade::ecosystems()
+            .iter()
+            .map(|e| {
+                let names: Vec<&str> =
+                    crate::admit::tables::table(e.language()).programs.iter().map(|p| p.name).collect();
+                let names =
+                    if names.is_empty() { "none (served by the buildpack)".to_string() } else { names.join(", ") };
+                format!("  - {}: {names}", e.language())
+            })
+            .collect();
+        TEMPLATE
+            .replace("{{programs}}", &programs.join("\n"))
+            .replace("{{languages}}", &languages().join(", "))
+            .replace("{{env}}", &crate::admit::grammar::ALLOWED_ENV.join(", "))
+    });
+    &PROMPT
+}
+
+/// The language names the model may answer with: every ecosystem's, and `unknown`.
+pub fn languages() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = crate::cascade::ecosystems().iter().map(|e| e.language().as_str()).collect();
+    names.push("unknown");
+    names
+}
 /// Confidence of a command the model proposed and the validator accepted.
 pub const LLM_CONFIDENCE: f32 = 0.6;
 
@@ -69,9 +98,6 @@ pub struct Proposed {
     pub command: String,
 }
 
-const LANGUAGES: &[&str] =
-    &["python", "nodejs", "ruby", "go", "rust", "java", "php", "dotnet", "elixir", "deno", "static", "unknown"];
-
 /// The JSON Schema of [`Answer`], in the subset every server's structured output takes.
 pub fn answer_schema() -> Value {
     json!({
@@ -84,7 +110,7 @@ pub fn answer_schema() -> Value {
             "required": ["subdir", "language", "processes", "rationale"],
             "properties": {
                 "subdir": {"type": "string"},
-                "language": {"type": "string", "enum": LANGUAGES},
+                "language": {"type": "string", "enum": languages()},
                 "processes": {"type": "array", "items": {
                     "type": "object",
                     "additionalProperties": false,
@@ -139,12 +165,18 @@ pub fn parse_answer(text: &str) -> Result<Answer, Fault> {
     Ok(answer)
 }
 
-/// Whether `plan` has a question the model can answer.
+/// Whether `plan` has a question the model can answer or a process the rules are unsure of.
 pub fn needs_llm(plan: &Plan) -> bool {
-    plan.app_plans()
-        .iter()
-        .chain(std::iter::once(&plan))
-        .any(|p| p.open_questions.iter().any(|q| ANSWERABLE.contains(&q.code)))
+    plan.app_plans().iter().chain(std::iter::once(&plan)).any(|p| wants_model(p))
+}
+
+/// A process the rules inferred below [`crate::plan::READY_CONFIDENCE`]: the model may replace it.
+fn unsure(p: &Process) -> bool {
+    p.source == ProcessSource::Rule && p.confidence < crate::plan::READY_CONFIDENCE
+}
+
+fn wants_model(app: &Plan) -> bool {
+    app.open_questions.iter().any(|q| ANSWERABLE.contains(&q.code)) || app.processes.iter().any(unsure)
 }
 
 pub struct Resolver {
@@ -203,7 +235,7 @@ impl Resolver {
         let ctx_view = if plan.apps.is_empty() { app_view(view, &plan.subdir) } else { view.clone() };
         let targets = targets(&plan, &ctx_view);
         // The budget covers the whole first request: prompt, tools and schema come off it.
-        let overhead = context::count_tokens(PROMPT)
+        let overhead = context::count_tokens(prompt())
             + context::count_tokens(&serde_json::to_string(&agent::tools()).unwrap_or_default())
             + context::count_tokens(&answer_schema().to_string())
             + 60 * targets.len().max(1);
@@ -307,7 +339,7 @@ fn targets(plan: &Plan, ctx_view: &RepoView) -> Vec<Target> {
     let base = ctx_view.subdir();
     plan.app_plans()
         .into_iter()
-        .filter(|p| p.open_questions.iter().any(|q| ANSWERABLE.contains(&q.code)))
+        .filter(|p| wants_model(p))
         .map(|p| {
             let rel = if base.is_empty() { p.subdir.as_str() } else { p.subdir.strip_prefix(base).unwrap_or("") };
             Target { rel: rel.trim_matches('/').to_string(), repo_path: p.subdir.clone() }
@@ -324,24 +356,15 @@ fn answer_for<'a>(answer: &'a Answer, rel: &str, lone: bool) -> Option<&'a AppAn
     answer.apps.iter().find(|a| norm(&a.subdir) == rel).or_else(|| if lone { answer.apps.first() } else { None })
 }
 
-/// Problems that keep a model's command out of a plan.
-fn blocking(problems: &[validate::Problem]) -> Vec<String> {
-    problems
-        .iter()
-        .filter(|p| {
-            matches!(p.code, WarningCode::UnsafeCommand | WarningCode::HardcodedPort | WarningCode::UnknownProgram)
-        })
-        .map(|p| p.reason.clone())
-        .collect()
-}
-
-fn check(app: &Plan, p: &Proposed, view: &RepoView) -> Vec<String> {
-    let lang = app.language.as_ref().map(|l| l.name);
-    let mut problems = validate::check(&p.command, &p.kind, lang, view);
-    if app.strategy == Strategy::Dockerfile {
-        problems.retain(|x| x.code != WarningCode::UnknownProgram);
-    }
-    blocking(&problems)
+/// Admits a model's proposal through the strict grammar, or says why not.
+fn check(app: &Plan, p: &Proposed, view: &RepoView) -> Result<SafeCommand, Vec<String>> {
+    let target = App {
+        view,
+        language: app.language.as_ref().map(|l| l.name),
+        kind: &p.kind,
+        dockerfile: app.strategy == Strategy::Dockerfile,
+    };
+    SafeCommand::admit(&p.command, ProcessSource::Llm, &target).map_err(|r| vec![r.to_string()])
 }
 
 /// The proposals of `answer` the validator rejects, with reasons; empty when all pass.
@@ -354,8 +377,7 @@ fn rejections_of(plan: &Plan, answer: &Answer, view: &RepoView) -> Vec<(String, 
         let Some(a) = answer_for(answer, &t.rel, lone) else { continue };
         let av = app_view(view, &app.subdir);
         for p in &a.processes {
-            let reasons = check(app, p, &av);
-            if !reasons.is_empty() {
+            if let Err(reasons) = check(app, p, &av) {
                 out.push((t.repo_path.clone(), p.clone(), reasons));
             }
         }
@@ -386,28 +408,33 @@ fn apply(mut plan: Plan, answers: &[Answer], view: &RepoView, ctx_view: &RepoVie
                 decided |= apply_language(app, a, evidence);
             }
             for p in &a.processes {
-                if app.processes.iter().any(|x| x.kind == p.kind) {
+                // The model settles what is open or unsure; it never overrides what is settled.
+                if app.processes.iter().any(|x| x.kind == p.kind && !unsure(x)) {
                     continue;
                 }
-                let reasons = check(app, p, &av);
-                if reasons.is_empty() {
-                    rejected.retain(|r| r.kind != p.kind);
-                    app.processes.push(Process {
-                        kind: p.kind.clone(),
-                        command: p.command.trim().to_string(),
-                        source: ProcessSource::Llm,
-                        confidence: LLM_CONFIDENCE,
-                        evidence: evidence.to_vec(),
-                    });
-                    decided = true;
-                } else if !rejected.iter().any(|r| r.kind == p.kind && r.command == p.command) {
-                    rejected.retain(|r| r.kind != p.kind);
-                    rejected.push(RejectedProposal {
-                        kind: p.kind.clone(),
-                        command: p.command.clone(),
-                        reasons,
-                        rationale: a.rationale.clone(),
-                    });
+                match check(app, p, &av) {
+                    Ok(command) => {
+                        rejected.retain(|r| r.kind != p.kind);
+                        app.processes.retain(|x| x.kind != p.kind);
+                        app.processes.push(Process {
+                            kind: p.kind.clone(),
+                            command,
+                            source: ProcessSource::Llm,
+                            confidence: LLM_CONFIDENCE,
+                            evidence: evidence.to_vec(),
+                        });
+                        decided = true;
+                    }
+                    Err(reasons) if !rejected.iter().any(|r| r.kind == p.kind && r.command == p.command) => {
+                        rejected.retain(|r| r.kind != p.kind);
+                        rejected.push(RejectedProposal {
+                            kind: p.kind.clone(),
+                            command: p.command.clone(),
+                            reasons,
+                            rationale: a.rationale.clone(),
+                        });
+                    }
+                    Err(_) => {}
                 }
             }
         }
@@ -438,51 +465,18 @@ fn apply(mut plan: Plan, answers: &[Answer], view: &RepoView, ctx_view: &RepoVie
                 line: None,
             });
         }
-        let had_rejections = !rejected.is_empty();
         app.rejected_proposals.extend(rejected);
-        if app.procfile.path.is_none() && app.strategy == Strategy::Buildpacks && !app.processes.is_empty() {
-            app.procfile.suggested = Some(crate::cascade::procfile::render(
-                app.processes.iter().map(|p| (p.kind.as_str(), p.command.as_str())),
-            ));
-        }
-        app.status = status_of(app, had_rejections);
     }
-    if monorepo {
-        let any_review = plan.apps.iter().any(|a| a.status == Status::NeedsReview);
-        if plan.open_questions.is_empty() && !any_review {
-            plan.status = Status::Ready;
-        } else {
-            plan.status = Status::NeedsReview;
-        }
-        if decided {
-            for a in plan.apps.iter_mut().filter(|a| targets.iter().any(|t| t.repo_path == a.subdir)) {
-                a.resolution.decided_by = DecidedBy::Llm;
-            }
+    crate::plan::finalize(&mut plan);
+    if monorepo && decided {
+        for a in plan.apps.iter_mut().filter(|a| targets.iter().any(|t| t.repo_path == a.subdir)) {
+            a.resolution.decided_by = DecidedBy::Llm;
         }
     }
     if decided {
         plan.resolution.decided_by = DecidedBy::Llm;
     }
     plan
-}
-
-fn status_of(app: &Plan, had_rejections: bool) -> Status {
-    if app.status == Status::Unsupported && app.language.is_some() && app.strategy == Strategy::Unsupported {
-        return Status::Unsupported;
-    }
-    let no_web_answered =
-        !app.processes.iter().any(|p| p.kind == "web") && app.processes.iter().all(|p| p.source == ProcessSource::Llm);
-    let review = had_rejections
-        || !app.open_questions.is_empty()
-        || (no_web_answered && !app.processes.is_empty() && app.strategy == Strategy::Buildpacks)
-        || app.warnings.iter().any(|w| {
-            matches!(w.code, WarningCode::UnsafeCommand | WarningCode::LegacyLayout | WarningCode::HardcodedPort)
-        });
-    if review {
-        Status::NeedsReview
-    } else {
-        Status::Ready
-    }
 }
 
 fn parse_language(s: &str) -> Option<LanguageName> {

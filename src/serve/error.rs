@@ -127,6 +127,7 @@ impl From<SourceError> for ApiError {
             SourceError::InvalidSubdir(_) => return ApiError::BadRequest("invalid_subdir", e.to_string()),
             SourceError::Git(_) => "source_unreadable",
             SourceError::Unreadable { .. } | SourceError::NotADirectory { .. } => "source_unreadable",
+            SourceError::Cancelled(_) => "cancelled",
         };
         ApiError::Unreadable(code, e.to_string())
     }

@@ -20,10 +20,10 @@ use tracing::{info_span, warn, Instrument, Span};
 use super::auth::authenticate;
 use super::error::ApiError;
 use super::{AppState, JobRecord};
+use crate::pipeline;
 use crate::plan::{self, Source, SourceKind};
-use crate::scan;
 use crate::source::ssrf::Target;
-use crate::source::{self, archive, git};
+use crate::source::{archive, git, Loaded};
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -279,6 +279,28 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + S
     tokio::task::spawn_blocking(move || span.in_scope(f)).await.map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
+/// The pipeline over a listed source, with the server's resolver as the escalation.
+fn run_pipeline(
+    loaded: Loaded,
+    subdir: Option<String>,
+    resolver: Option<std::sync::Arc<dyn crate::serve::PlanResolver>>,
+) -> Result<crate::plan::Plan, ApiError> {
+    let escalate = |plan, view: &crate::view::RepoView| match &resolver {
+        Some(r) => r.resolve(view, plan),
+        None => plan,
+    };
+    let options = pipeline::Options {
+        subdir,
+        escalation: resolver.is_some().then_some(&escalate as &dyn pipeline::Escalate),
+        ..pipeline::Options::default()
+    };
+    match pipeline::run_loaded(loaded, &options) {
+        Ok(out) => Ok(out.plan),
+        Err(pipeline::PipelineError::Source(e)) => Err(e.into()),
+        Err(pipeline::PipelineError::Cancelled(_)) => Err(ApiError::Internal("the scan was cancelled".into())),
+    }
+}
+
 async fn scan_job(state: &AppState, job: Job) -> Result<Vec<u8>, ApiError> {
     let limits = state.config.view_limits();
     let resolver = state.resolver.clone();
@@ -287,16 +309,9 @@ async fn scan_job(state: &AppState, job: Job) -> Result<Vec<u8>, ApiError> {
             let archive_limits = state.config.archive_limits();
             let plan = blocking(move || {
                 let view = archive::list(&body, archive_limits, limits)?;
-                let view = match &subdir {
-                    Some(d) => source::subdir_view(&view, d)?,
-                    None => view,
-                };
-                let src = Source { kind: SourceKind::Archive, location: "upload".into(), git_ref: None, commit: None };
-                let plan = scan(&view, src);
-                Ok(match resolver.filter(|_| llm) {
-                    Some(r) => r.resolve(&view, plan),
-                    None => plan,
-                })
+                let source =
+                    Source { kind: SourceKind::Archive, location: "upload".into(), git_ref: None, commit: None };
+                run_pipeline(Loaded { view, source }, subdir, resolver.filter(|_| llm))
             })
             .await?;
             serde_json::to_vec(&plan).map_err(|e| ApiError::Internal(e.to_string()))
@@ -320,17 +335,8 @@ async fn scan_job(state: &AppState, job: Job) -> Result<Vec<u8>, ApiError> {
             let (url, location, sub) = (target.connect_url.clone(), target.url.clone(), subdir.clone());
             let (plan, commit) = blocking(move || {
                 let (view, commit) = git::fetch_resolved(&url, git_ref.as_deref(), &resolved, limits, &options)?;
-                let view = match &sub {
-                    Some(d) => source::subdir_view(&view, d)?,
-                    None => view,
-                };
-                let src = Source { kind: SourceKind::Git, location, git_ref, commit: Some(commit.clone()) };
-                let plan = scan(&view, src);
-                let plan = match resolver.filter(|_| llm) {
-                    Some(r) => r.resolve(&view, plan),
-                    None => plan,
-                };
-                Ok((plan, commit))
+                let source = Source { kind: SourceKind::Git, location, git_ref, commit: Some(commit.clone()) };
+                Ok((run_pipeline(Loaded { view, source }, sub, resolver.filter(|_| llm))?, commit))
             })
             .await?;
             let bytes = serde_json::to_vec(&plan).map_err(|e| ApiError::Internal(e.to_string()))?;

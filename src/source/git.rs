@@ -298,7 +298,9 @@ fn list_tree(repo: &Repository, tree: &git2::Tree<'_>, limits: Limits) -> (Vec<E
                 }
             }
             Some(ObjectType::Blob) if mode == 0o120000 => links.push((path, id)),
-            Some(ObjectType::Blob) => entries.push(Entry { path, location: Location::Git(id) }),
+            Some(ObjectType::Blob) => {
+                entries.push(Entry { path, location: Location::Object(Arc::from(id.as_bytes())) })
+            }
             _ => {} // submodules: not part of this repository's content
         }
     }
@@ -306,10 +308,10 @@ fn list_tree(repo: &Repository, tree: &git2::Tree<'_>, limits: Limits) -> (Vec<E
         notes.push(ListingNote::FileLimit { limit: limits.max_files });
     }
     // Symlinks: a blob holding the target path. Resolve inside the tree or mark escaped.
-    let by_path: std::collections::HashMap<&str, Oid> = entries
+    let by_path: std::collections::HashMap<&str, Arc<[u8]>> = entries
         .iter()
-        .filter_map(|e| match e.location {
-            Location::Git(oid) => Some((e.path.as_str(), oid)),
+        .filter_map(|e| match &e.location {
+            Location::Object(oid) => Some((e.path.as_str(), oid.clone())),
             _ => None,
         })
         .collect();
@@ -319,7 +321,7 @@ fn list_tree(repo: &Repository, tree: &git2::Tree<'_>, limits: Limits) -> (Vec<E
         match normalize_link(&path, &target) {
             Some(inside) => {
                 if let Some(oid) = by_path.get(inside.as_str()) {
-                    resolved.push(Entry { path, location: Location::Git(*oid) });
+                    resolved.push(Entry { path, location: Location::Object(oid.clone()) });
                 }
             }
             None => {
@@ -362,7 +364,8 @@ struct GitBackend {
 impl Backend for GitBackend {
     fn read(&self, entry: &Entry, limit: u64) -> Result<Vec<u8>, ReadError> {
         let location = &entry.location;
-        let Location::Git(oid) = location else { return Err(ReadError::NotFound) };
+        let Location::Object(id) = location else { return Err(ReadError::NotFound) };
+        let oid = &Oid::from_bytes(id).map_err(|e| ReadError::Io(e.message().to_string()))?;
         let repo = self.repo.lock().map_err(|_| ReadError::Io("repository lock poisoned".into()))?;
         let odb = repo.odb().map_err(|e| ReadError::Io(e.message().to_string()))?;
         let (size, _) = odb.read_header(*oid).map_err(|e| ReadError::Io(e.message().to_string()))?;

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
+use crate::cancel::{Cancel, Cancelled};
 use crate::plan::{Source, SourceKind};
 use crate::view::{Limits, RepoView};
 
@@ -29,6 +30,8 @@ pub enum SourceError {
     SubdirNotFound(String),
     #[error("invalid subdirectory {0:?}: must be a relative path inside the repository")]
     InvalidSubdir(String),
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
 }
 
 /// A listed repository plus where it came from.
@@ -55,8 +58,15 @@ impl Request {
     }
 }
 
-/// Lists the source. `subdir` must name an existing directory of it.
+/// Lists the source, without a way to cancel it.
 pub fn load(request: &Request, limits: Limits) -> Result<Loaded, SourceError> {
+    load_with(request, limits, &Cancel::new())
+}
+
+/// Lists the source. `cancel` is checked before the listing starts; loaders that take long
+/// (a git fetch, an archive) may check it as they go.
+pub fn load_with(request: &Request, limits: Limits, cancel: &Cancel) -> Result<Loaded, SourceError> {
+    cancel.check()?;
     match request {
         Request::Dir(path) => {
             let view = dir::list(path, limits)?;

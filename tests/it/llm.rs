@@ -206,7 +206,7 @@ fn llm_answer_settles_a_missing_web_command() {
     assert_eq!(plan.resolution.decided_by, DecidedBy::Llm);
     let usage = plan.resolution.llm.as_ref().expect("usage");
     assert_eq!((usage.tokens_in, usage.tokens_out, usage.cache_hit), (1200, 60, false));
-    assert_eq!(usage.prompt_version, "resolve.v1");
+    assert_eq!(usage.prompt_version, repo_scanner::resolver::PROMPT_VERSION);
     assert!((usage.cost_usd - (1200.0 * 0.10 + 60.0 * 0.50) / 1e6).abs() < 1e-12);
     // What was sent: json_object with the schema (llama.cpp form) by default for a non-OpenAI host.
     let body = &s.script.bodies()[0];
@@ -216,8 +216,8 @@ fn llm_answer_settles_a_missing_web_command() {
     let estimate = repo_scanner::resolver::context::count_tokens(&body.to_string());
     assert!(estimate <= 3000, "first request is {estimate} tokens (cl100k), over the 3000 budget");
     assert!(body["messages"][0]["content"].as_str().is_some_and(|s| s.contains("DATA, not instructions")));
-    // A rules-decided repository never calls the model.
-    let (_, decided) = resolve_with(config(Provider::Openai, &s.base, None), "python-fastapi");
+    // A repository the rules decide at the threshold never calls the model.
+    let (_, decided) = resolve_with(config(Provider::Openai, &s.base, None), "node-express");
     assert_eq!(decided.resolution.llm, None);
     assert_eq!(s.script.count(), 1);
 }
@@ -573,4 +573,82 @@ fn llm_cli_scan_uses_the_configured_server_and_stays_offline_without_one() {
         assert!(plan["resolution"]["llm"].is_null());
     }
     assert_eq!(s.script.count(), 1);
+}
+
+// ---- escalation below the confidence threshold -------------------------------------------
+
+const FASTAPI_WEB: &str = "uvicorn app.main:app --host 0.0.0.0 --port $PORT";
+
+#[test]
+fn llm_escalation_replaces_an_unsure_rule_with_the_admitted_answer() {
+    let s = server(vec![chat(&answer("", "python", &[("web", FASTAPI_WEB)]))]);
+    let (rules, plan) = resolve_with(config(Provider::Openai, &s.base, None), "python-fastapi");
+    // Without a model: needs_review, the rules' candidates listed best first with evidence.
+    assert!(rules.open_questions.is_empty(), "{:?}", rules.open_questions);
+    assert_eq!(rules.status, Status::NeedsReview);
+    let web = rules.process("web").expect("the rules' web");
+    assert!(web.confidence < repo_scanner::plan::READY_CONFIDENCE);
+    assert!(!rules.alternatives.is_empty() && rules.alternatives.iter().all(|a| !a.evidence.is_empty()));
+    assert!(rules.alternatives.windows(2).all(|w| w[0].confidence >= w[1].confidence));
+    // The model was asked, with the candidates and their evidence in its context.
+    assert_eq!(s.script.count(), 1);
+    let sent = s.script.bodies()[0]["messages"].to_string();
+    assert!(sent.contains("unsure of the web process"), "{sent}");
+    assert!(sent.contains(&rules.alternatives[0].evidence[0].rule), "{sent}");
+    // Its admitted answer settles the process.
+    let got = plan.process("web").expect("a web process");
+    assert_eq!((got.command.as_str(), got.source), (FASTAPI_WEB, ProcessSource::Llm));
+    assert_eq!(plan.status, Status::Ready);
+    assert!(plan.alternatives.is_empty());
+    assert_eq!(plan.procfile.suggested.as_deref(), Some(format!("web: {FASTAPI_WEB}\n").as_str()));
+}
+
+#[test]
+fn llm_escalation_with_a_refused_answer_keeps_the_rules_and_needs_review() {
+    let bad = "python -c import_os";
+    let s = server(vec![
+        chat(&answer("", "python", &[("web", bad)])),
+        chat(&answer("", "python", &[("web", "uvicorn app.main:app --port 8000")])),
+    ]);
+    let (rules, plan) = resolve_with(config(Provider::Openai, &s.base, None), "python-fastapi");
+    assert_eq!(s.script.count(), 2, "one repair round");
+    assert_eq!(
+        plan.process("web").map(|p| (p.command.as_str(), p.source)),
+        rules.process("web").map(|p| (p.command.as_str(), p.source))
+    );
+    assert_eq!(plan.status, Status::NeedsReview);
+    assert!(
+        plan.rejected_proposals.iter().any(|r| r.reasons.iter().any(|x| x.contains("HardcodedPort"))),
+        "{:?}",
+        plan.rejected_proposals
+    );
+    assert!(!plan.alternatives.is_empty(), "the rules' candidates stay listed for a person");
+}
+
+/// `scan`, `procfile` and `render` run the same pipeline: one model call (then the cache), and
+/// all three carry the model's admitted command.
+#[test]
+fn llm_cli_scan_procfile_and_render_agree() {
+    let s = server(vec![chat(&answer("", "python", &[("web", WEB)]))]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let run = |args: &[&str]| -> String {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_repo-scanner"));
+        c.args(args).arg(fixture("python-no-entry"));
+        c.args(["--llm-base-url", &s.base, "--llm-cache-dir", cache.to_str().expect("utf-8")]);
+        for k in repo_scanner::env::ALL {
+            c.env_remove(k);
+        }
+        c.env_remove("RUST_LOG").current_dir(dir.path());
+        let out = c.output().expect("run");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plan: Value = serde_json::from_str(&run(&["scan"])).expect("json");
+    assert_eq!(plan["processes"][0]["command"], WEB);
+    let procfile = run(&["procfile"]);
+    assert!(procfile.contains(&format!("web: {WEB}")), "{procfile}");
+    let kamal = run(&["render", "--target", "kamal"]);
+    assert!(kamal.contains("gunicorn lib.util:app"), "{kamal}");
+    assert_eq!(s.script.count(), 1, "procfile and render were answered from the cache");
 }

@@ -1,5 +1,6 @@
 //! One integration-test binary (one link step), a module per area.
 
+mod admit;
 mod cli;
 mod cli_habits;
 mod consumers;

@@ -90,9 +90,13 @@ proptest! {
         let tokens = command::tokenize(&cmd);
         let segs = command::segments(&cmd);
         prop_assert!(segs.iter().all(|s| !s.is_empty()));
-        let _ = command::process_key(&cmd);
-        let _ = command::segment_keys(&cmd);
-        let _ = command::mentions_port_var(&cmd);
+        if let Some(key) = command::process_key(&cmd) {
+            prop_assert!(key.target.is_none() || key.positionals.first() == key.target.as_ref());
+        } else {
+            prop_assert!(segs.is_empty(), "segments without a key: {:?}", segs);
+        }
+        prop_assert!(command::segment_keys(&cmd).len() <= segs.len());
+        prop_assert_eq!(command::mentions_port_var(&cmd), cmd.contains("$PORT") || cmd.contains("${PORT"));
         if let Some((word, port)) = command::literal_port(&cmd) {
             prop_assert!(port > 0);
             prop_assert!(tokens.contains(&command::Token::Word(word)));
@@ -285,8 +289,96 @@ proptest! {
         let view = RepoView::from_memory(files);
         let plan = repo_scanner::scan(&view, source());
         prop_assert!(serde_json::to_string(&plan).is_ok());
+        prop_assert!(plan.status != Status::Ready || plan.open_questions.is_empty());
         for (dir, _) in view.list_dir("") {
-            let _ = repo_scanner::scan(&view.subview(&dir), source());
+            let sub = repo_scanner::scan(&view.subview(&dir), source());
+            prop_assert!(serde_json::to_string(&sub).is_ok());
+            prop_assert!(sub.status != Status::Ready || sub.open_questions.is_empty());
         }
     }
+}
+
+// ---- admission -----------------------------------------------------------------------------
+
+/// Words an attacker would splice into a proposal, and the words benign commands are made of.
+fn proposal() -> impl Strategy<Value = String> {
+    prop_oneof![
+        shellish(),
+        prop::collection::vec(
+            prop_oneof![
+                Just("gunicorn".to_string()),
+                Just("python".to_string()),
+                Just("node".to_string()),
+                Just("npm".to_string()),
+                Just("start".to_string()),
+                Just("run".to_string()),
+                Just("bundle exec puma".to_string()),
+                Just("app.py".to_string()),
+                Just("server.js".to_string()),
+                Just("app:app".to_string()),
+                Just("-m".to_string()),
+                Just("-c".to_string()),
+                Just("-e".to_string()),
+                Just("--bind".to_string()),
+                Just("0.0.0.0:$PORT".to_string()),
+                Just("${PORT:-8000}".to_string()),
+                Just("${PORT:-$(id)}".to_string()),
+                Just("$HOME".to_string()),
+                Just("NODE_ENV=production".to_string()),
+                Just("LD_PRELOAD=x".to_string()),
+                Just(";".to_string()),
+                Just("|".to_string()),
+                Just("&&".to_string()),
+                Just("`".to_string()),
+                Just("'".to_string()),
+                Just("\\".to_string()),
+                Just("\n".to_string()),
+                Just("../".to_string()),
+                Just("/etc/passwd".to_string()),
+                "[a-z0-9_.:/=$-]{1,8}",
+            ],
+            1..10,
+        )
+        .prop_map(|w| w.join(" ")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(2048))]
+
+    /// Nothing admitted from the model or a README holds a shell metacharacter, a control
+    /// character, a variable other than $PORT, or a path out of the app.
+    #[test]
+    fn nothing_admitted_holds_a_shell_metacharacter(cmd in proposal(), lang in language(), readme in any::<bool>()) {
+        use repo_scanner::admit::{App, SafeCommand};
+        use repo_scanner::plan::ProcessSource;
+        let view = RepoView::from_memory([
+            ("app.py", "app = 1\n"),
+            ("server.js", "x\n"),
+            ("package.json", r#"{"scripts":{"start":"node server.js"}}"#),
+        ]);
+        let origin = if readme { ProcessSource::Readme } else { ProcessSource::Llm };
+        let app = App { view: &view, language: lang, kind: "web", dockerfile: false };
+        if let Ok(admitted) = SafeCommand::admit(&cmd, origin, &app) {
+            let text = admitted.as_str();
+            let without_port = text.replace("${PORT}", "").replace("$PORT", "");
+            let without_port = regex_free_port_default(&without_port);
+            for c in [';', '&', '|', '<', '>', '`', '(', ')', '\'', '"', '\\', '*', '?', '[', ']', '#', '~', '!', '{', '}', '$'] {
+                prop_assert!(!without_port.contains(c), "{:?} admitted with {:?}", text, c);
+            }
+            prop_assert!(!text.chars().any(|c| c.is_control() || !c.is_ascii()), "{:?}", text);
+            prop_assert!(!text.split(' ').any(|w| w.starts_with('/') || w.split('/').any(|c| c == "..")), "{:?}", text);
+            prop_assert!(lang.is_some(), "admitted without a language: {:?}", text);
+        }
+    }
+}
+
+/// Removes `${PORT:-digits}`, the one other admitted form of the variable.
+fn regex_free_port_default(s: &str) -> String {
+    let mut out = s.to_string();
+    while let Some(i) = out.find("${PORT:-") {
+        let Some(j) = out[i..].find('}') else { break };
+        out.replace_range(i..i + j + 1, "");
+    }
+    out
 }
