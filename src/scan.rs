@@ -365,14 +365,7 @@ fn draft(kind: &str, command: &str, source: ProcessSource, confidence: f32, evid
 
 /// A command the repository states outside Procfile, deploy specs and the root Dockerfile.
 fn from_stated(s: &Stated) -> Draft {
-    let source = match s.origin {
-        StatedOrigin::Compose => ProcessSource::Compose,
-        StatedOrigin::Dockerfile => ProcessSource::Dockerfile,
-        StatedOrigin::Script => ProcessSource::Script,
-        StatedOrigin::Makefile => ProcessSource::Makefile,
-        StatedOrigin::Readme => ProcessSource::Readme,
-    };
-    draft(&s.kind, &s.command, source, s.confidence, s.evidence.clone())
+    draft(&s.kind, &s.command, s.origin.source(), s.confidence, s.evidence.clone())
 }
 
 fn from_candidate(c: &Candidate, kind: Option<&str>) -> Draft {

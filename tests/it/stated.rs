@@ -35,7 +35,7 @@ fn band(c: f32) -> &'static str {
 fn expect(p: Option<&Process>, kind: &str, command: &str, origin: StatedOrigin, want_band: &str) {
     let p = p.unwrap_or_else(|| panic!("no {kind} process"));
     assert_eq!((p.kind.as_str(), p.command.as_str()), (kind, command));
-    assert_eq!(p.source, ProcessSource::Rule);
+    assert_eq!(p.source, origin.source());
     assert_eq!(p.evidence.first().map(|e| e.rule.as_str()), Some(origin.rule()), "evidence {:?}", p.evidence);
     assert_eq!(band(p.confidence), want_band, "confidence {}", p.confidence);
 }
@@ -55,11 +55,13 @@ fn compose_build_contexts_are_apps_with_their_commands() {
         "ready",
     );
     assert!(plan.apps[0].processes[0].evidence.iter().any(|e| e.rule.starts_with("python.")));
-    // No command in compose: the service's Dockerfile CMD; no ports: a worker.
+    // No command in compose: the service's Dockerfile CMD; no ports: a worker, which the
+    // Python bot rule corroborates.
     let bot = &plan.apps[1];
     assert_eq!(bot.strategy, Strategy::Dockerfile);
     assert_eq!(bot.processes.len(), 1);
-    expect(bot.process("worker"), "worker", "python bot.py", StatedOrigin::Compose, "review");
+    expect(bot.process("worker"), "worker", "python bot.py", StatedOrigin::Compose, "ready");
+    assert!(bot.processes[0].evidence.iter().any(|e| e.rule == "python.bot"));
 }
 
 #[test]

@@ -46,6 +46,18 @@ impl StatedOrigin {
         }
     }
 
+    /// Who stated the command, in the plan's terms.
+    pub fn source(self) -> crate::plan::ProcessSource {
+        use crate::plan::ProcessSource as P;
+        match self {
+            StatedOrigin::Compose => P::Compose,
+            StatedOrigin::Dockerfile => P::Dockerfile,
+            StatedOrigin::Script => P::Script,
+            StatedOrigin::Makefile => P::Makefile,
+            StatedOrigin::Readme => P::Readme,
+        }
+    }
+
     /// Prior confidence of the origin: how deliberately it names the production command.
     /// Every origin is below READY_CONFIDENCE on its own (too few cases in the corpora to
     /// earn more; see eval/README.md); corroboration lifts it.
