@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 CORPUS="${REPO_SCANNER_CORPUS:-$PWD/../shared/corpus}"
 OUT=target/bench
 mkdir -p "$OUT"
-cargo build --release --quiet
-BIN="$PWD/target/release/repo-scanner"
+bash scripts/release.sh  # the shipped binary: static-pie, debug info split off
+BIN="$PWD/target/dist/repo-scanner"
 RUNS="${BENCH_RUNS:-10}"
 TMP="$(mktemp -d)"
 cleanup() { [[ -n "${DAEMON_PID:-}" ]] && kill "$DAEMON_PID" 2>/dev/null || true; rm -rf "$TMP"; }
