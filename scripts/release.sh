@@ -15,9 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flags=()
-case "$(uname -s)" in
-  Linux) ldd --version 2>&1 | grep -qiE 'glibc|gnu libc' && flags=(-C target-feature=+crt-static) ;;
-esac
+if [[ "$(uname -s)" == Linux && "$(ldd --version 2>&1 || true)" =~ GLIBC|"GNU libc" ]]; then
+  flags=(-C target-feature=+crt-static)
+fi
 cargo rustc --release --locked --quiet --bin repo-scanner -- "${flags[@]}"
 mkdir -p target/dist
 bin=target/dist/repo-scanner
