@@ -54,7 +54,7 @@ if command -v valgrind >/dev/null; then
     >/dev/null 2>"$OUT/startup.valgrind.log"
   echo "startup: callgrind $(grep -m1 '^totals:' "$OUT/startup.callgrind" | awk '{print $2}') instructions for one scan"
 fi
-echo "startup: binary $(stat -c %s "$BIN") bytes; $(file -b "$BIN" | cut -d, -f1-2)"
+echo "startup: binary $(stat -c %s "$BIN") bytes; $(file -b "$BIN" | cut -d, -f1,4)"
 [[ -n "${BENCH_STARTUP_ONLY:-}" ]] && exit 0
 
 # 1. corpus: our scan vs nixpacks plan, every repository once per run.

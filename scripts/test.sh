@@ -10,7 +10,7 @@ mkdir -p target
 export REPO_SCANNER_SKIP_LOG="$PWD/target/test-skipped.log"
 : > "$REPO_SCANNER_SKIP_LOG"
 status=0
-cargo test --locked 2>&1 | tee target/test.log || status=$?
+cargo test --locked --no-fail-fast 2>&1 | tee target/test.log || status=$?
 # libtest counts a skipped test (it returned early) as passed, and an #[ignore]d one apart:
 # both are reported here as skipped, by name.
 sort -u "$REPO_SCANNER_SKIP_LOG" -o "$REPO_SCANNER_SKIP_LOG"
