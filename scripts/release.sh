@@ -8,7 +8,9 @@
 # (`crt-static`): no shared libraries to map or look symbols up in, and, unlike a non-PIE
 # static binary, still loaded at a random address (ASLR) - which `serve`, reading untrusted
 # repositories from the network, keeps. glibc >= 2.34 resolves names (files, dns) without
-# loading NSS modules, so git URLs still resolve.
+# loading NSS modules, so git URLs still resolve. Measured (hyperfine -N, 1000 runs, same run,
+# `scan fixtures/python-django`): 1.93M -> 1.46M instructions, median 1.83 -> 1.41 ms, 82.6 ->
+# 22.9 MB. Non-PIE static would reach 0.89M and 1.05 ms, by giving up ASLR: not taken.
 #
 # Only the final link gets these flags (`cargo rustc`): the release dependencies `cargo build
 # --release` compiled are reused, and proc-macros, which `crt-static` cannot build, stay out.
