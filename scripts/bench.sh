@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 CORPUS="${REPO_SCANNER_CORPUS:-$PWD/../shared/corpus}"
 OUT=target/bench
 mkdir -p "$OUT"
-cargo build --release --quiet
-BIN="$PWD/target/release/repo-scanner"
+bash scripts/release.sh  # the shipped binary: static-pie, debug info split off
+BIN="$PWD/target/dist/repo-scanner"
 RUNS="${BENCH_RUNS:-10}"
 TMP="$(mktemp -d)"
 cleanup() { [[ -n "${DAEMON_PID:-}" ]] && kill "$DAEMON_PID" 2>/dev/null || true; rm -rf "$TMP"; }
@@ -31,6 +31,31 @@ for x in r:
           f"ratio {x['median']/base:6.3f}x")
 PY
 }
+
+# 0. start-up: one invocation on one fixture vs `nixpacks plan` on the same, in the same run
+#    (issue 14's bar: at most 0.20x), with /bin/true as the exec floor; then the instructions
+#    one scan executes (callgrind, loader included) and the binary's size.
+FIXTURE="${BENCH_FIXTURE:-fixtures/python-django}"
+STARTUP_RUNS="${BENCH_STARTUP_RUNS:-300}"
+if command -v nixpacks >/dev/null; then
+  hyperfine -N --warmup 30 --runs "$STARTUP_RUNS" --export-json "$OUT/startup.json" \
+    -n "repo-scanner scan $FIXTURE" "$BIN scan $FIXTURE" \
+    -n "nixpacks plan $FIXTURE" "nixpacks plan $FIXTURE" \
+    -n "exec floor: /bin/true" "/bin/true" >/dev/null
+  summary startup "$OUT/startup.json"
+else
+  echo "startup: nixpacks not installed (cargo install nixpacks --locked): no baseline, ours alone" >&2
+  hyperfine -N --warmup 30 --runs "$STARTUP_RUNS" --export-json "$OUT/startup.json" \
+    -n "repo-scanner scan $FIXTURE" "$BIN scan $FIXTURE" -n "exec floor: /bin/true" "/bin/true" >/dev/null
+  summary startup "$OUT/startup.json"
+fi
+if command -v valgrind >/dev/null; then
+  valgrind --tool=callgrind --callgrind-out-file="$OUT/startup.callgrind" "$BIN" scan "$FIXTURE" \
+    >/dev/null 2>"$OUT/startup.valgrind.log"
+  echo "startup: callgrind $(grep -m1 '^totals:' "$OUT/startup.callgrind" | awk '{print $2}') instructions for one scan"
+fi
+echo "startup: binary $(stat -c %s "$BIN") bytes; $(file -b "$BIN" | cut -d, -f1,4)"
+[[ -n "${BENCH_STARTUP_ONLY:-}" ]] && exit 0
 
 # 1. corpus: our scan vs nixpacks plan, every repository once per run.
 if command -v nixpacks >/dev/null; then

