@@ -357,10 +357,13 @@ struct Draft {
     source: ProcessSource,
     confidence: f32,
     evidence: Vec<Evidence>,
+    /// What to admit instead when this draft is refused: a README line's grammar is strict,
+    /// and the rule it corroborates may still be right.
+    instead: Option<Box<Draft>>,
 }
 
 fn draft(kind: &str, command: &str, source: ProcessSource, confidence: f32, evidence: Vec<Evidence>) -> Draft {
-    Draft { kind: kind.to_string(), command: command.to_string(), source, confidence, evidence }
+    Draft { kind: kind.to_string(), command: command.to_string(), source, confidence, evidence, instead: None }
 }
 
 /// A command the repository states outside Procfile, deploy specs and the root Dockerfile.
@@ -469,7 +472,17 @@ fn assign_processes(
         let drafts = chosen.iter().filter(|s| s.origin == StatedOrigin::Compose).map(from_stated).collect();
         return (drafts, false);
     }
-    let mut drafts: Vec<Draft> = chosen.iter().map(from_stated).collect();
+    let mut drafts: Vec<Draft> = chosen
+        .iter()
+        .map(|s| {
+            let mut d = from_stated(s);
+            if s.origin == StatedOrigin::Readme {
+                let rule = analysis.processes.iter().find(|c| c.kind == s.kind);
+                d.instead = rule.map(|c| Box::new(from_candidate(c, None)));
+            }
+            d
+        })
+        .collect();
     let covered: Vec<String> = chosen.iter().map(|s| s.kind.clone()).collect();
     let rules: Vec<Draft> =
         analysis.processes.iter().filter(|c| !covered.contains(&c.kind)).map(|c| from_candidate(c, None)).collect();
@@ -491,13 +504,21 @@ fn sanitize_kind(name: &str) -> String {
 /// Admits every draft ([`SafeCommand::admit`]). What the repository states stays, with its
 /// concerns as warnings; a rule's command the validator calls unsafe is dropped, with them.
 fn admit_processes(plan: &mut Plan, drafts: Vec<Draft>, view: &RepoView, language: Option<LanguageName>) {
-    for d in drafts {
+    let mut queue: std::collections::VecDeque<Draft> = drafts.into();
+    while let Some(mut d) = queue.pop_front() {
         let app = App { view, language, kind: &d.kind, dockerfile: plan.strategy == Strategy::Dockerfile };
         let file = d.evidence.first().map(|e| e.file.clone());
         let (command, concerns) = match SafeCommand::admit(&d.command, d.source, &app) {
             Ok(c) => {
                 let concerns = c.concerns().to_vec();
                 (Some(c), concerns)
+            }
+            Err(refusal) if d.instead.is_some() => {
+                debug!(kind = %d.kind, rule = ?refusal.rule, "stated command refused; the rule it corroborates is admitted instead");
+                if let Some(instead) = d.instead.take() {
+                    queue.push_front(*instead);
+                }
+                continue;
             }
             Err(refusal) => {
                 let mut problems = validate::check(&d.command, &d.kind, language, view);
