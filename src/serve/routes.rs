@@ -61,8 +61,12 @@ pub fn router(state: AppState) -> Router {
         )
 }
 
-/// Auth, then the caller's rate limit.
+/// The client address's rate limit, auth, then the caller's rate limit.
 async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Err(retry) = super::work::check_address(&state, &req) {
+        state.metrics.rejected("rate_limit_address");
+        return ApiError::RateLimited(retry).into_response();
+    }
     let caller = match authenticate(&state.config.tokens, req.headers()) {
         Ok(c) => c,
         Err(e) => {
@@ -99,7 +103,7 @@ struct UploadQuery {
 }
 
 /// What a scan task runs.
-enum Job {
+pub(super) enum Job {
     Git { target: Target, git_ref: Option<String>, subdir: Option<String>, llm: bool },
     Archive { body: Bytes, subdir: Option<String>, llm: bool },
 }
@@ -172,6 +176,7 @@ async fn create_scan(
         }
         Job::Git { target, git_ref: req.git_ref, subdir: req.subdir, llm: req.llm }
     };
+    super::work::check_job_form(&job)?;
     let ticket = state.admit()?;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (tx, mut rx) = tokio::sync::oneshot::channel::<Result<Vec<u8>, ApiError>>();
@@ -259,34 +264,51 @@ fn record(state: &AppState, result: &Result<Vec<u8>, ApiError>, started: Instant
     }
 }
 
-/// Holds a slot for the whole scan, bounded by the scan timeout.
+/// Holds a slot for the whole scan, bounded by the scan timeout. The slot lives with the work
+/// (see [`super::work`]): a scan that times out is cancelled, and its slot is free only once
+/// its fetch or unpack has stopped.
 async fn execute(state: &AppState, job: Job) -> Result<Vec<u8>, ApiError> {
-    let _permit = state.slots.clone().acquire_owned().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let permit = state.slots.clone().acquire_owned().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let work = super::work::Work::new(permit);
     state.metrics.queued.fetch_sub(1, Ordering::SeqCst);
     state.metrics.in_flight.fetch_add(1, Ordering::SeqCst);
     let timeout = state.config.scan_timeout();
-    let result = match tokio::time::timeout(timeout, scan_job(state, job)).await {
+    let result = match tokio::time::timeout(timeout, scan_job(state, job, &work)).await {
         Ok(r) => r,
-        Err(_) => Err(ApiError::Timeout(timeout.as_secs())),
+        Err(_) => {
+            work.cancel.cancel();
+            Err(ApiError::Timeout(timeout.as_secs()))
+        }
     };
     state.metrics.in_flight.fetch_sub(1, Ordering::SeqCst);
     result
 }
 
-/// Runs `f` on the blocking pool inside the current span.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+/// Runs `f` on the blocking pool inside the current span, holding `work`'s slot until `f`
+/// returns (even when the caller has stopped waiting).
+async fn blocking<T: Send + 'static>(
+    work: &super::work::Work,
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     let span = Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(f)).await.map_err(|e| ApiError::Internal(e.to_string()))?
+    let slot = work.slot();
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        span.in_scope(f)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
-async fn scan_job(state: &AppState, job: Job) -> Result<Vec<u8>, ApiError> {
+async fn scan_job(state: &AppState, job: Job, work: &super::work::Work) -> Result<Vec<u8>, ApiError> {
+    let cancel = work.cancel.clone();
     let limits = state.config.view_limits();
     let resolver = state.resolver.clone();
     match job {
         Job::Archive { body, subdir, llm } => {
             let archive_limits = state.config.archive_limits();
-            let plan = blocking(move || {
-                let view = archive::list(&body, archive_limits, limits)?;
+            let plan = blocking(work, move || {
+                let view = archive::list_cancellable(&body, archive_limits, limits, &cancel)?;
                 let view = match &subdir {
                     Some(d) => source::subdir_view(&view, d)?,
                     None => view,
@@ -304,10 +326,12 @@ async fn scan_job(state: &AppState, job: Job) -> Result<Vec<u8>, ApiError> {
         Job::Git { target, git_ref, subdir, llm } => {
             let options = git::FetchOptions {
                 proxy: target.needs_proxy.then(|| state.proxy_url.clone()),
+                max_bytes: Some(state.config.limits.max_fetch_bytes),
+                cancel,
                 ..git::FetchOptions::default()
             };
             let (url, r, o) = (target.connect_url.clone(), git_ref.clone(), options.clone());
-            let resolved = blocking(move || Ok(git::resolve_ref(&url, r.as_deref(), &o)?)).await?;
+            let resolved = blocking(work, move || Ok(git::resolve_ref(&url, r.as_deref(), &o)?)).await?;
             if let Some(commit) = resolved.commit() {
                 let key = scan_key(&target.url, &commit, subdir.as_deref(), llm);
                 if let Some(bytes) = state.cache.get(&key).await {
@@ -318,7 +342,7 @@ async fn scan_job(state: &AppState, job: Job) -> Result<Vec<u8>, ApiError> {
             state.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
             state.metrics.git_fetches.fetch_add(1, Ordering::Relaxed);
             let (url, location, sub) = (target.connect_url.clone(), target.url.clone(), subdir.clone());
-            let (plan, commit) = blocking(move || {
+            let (plan, commit) = blocking(work, move || {
                 let (view, commit) = git::fetch_resolved(&url, git_ref.as_deref(), &resolved, limits, &options)?;
                 let view = match &sub {
                     Some(d) => source::subdir_view(&view, d)?,
