@@ -26,6 +26,7 @@
 
 pub mod cache;
 pub mod cancel;
+pub mod caps;
 pub mod cascade;
 pub mod command;
 pub mod config;
