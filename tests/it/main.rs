@@ -1,5 +1,6 @@
 //! One integration-test binary (one link step), a module per area.
 
+mod adversarial;
 mod cli;
 mod corpus;
 mod eval;

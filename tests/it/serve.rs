@@ -19,22 +19,22 @@ use crate::git::{free_port, standard_repo, Daemon, GitRepo, FLASK_APP, FLASK_REQ
 
 // ---- the app ---------------------------------------------------------------------------------
 
-struct TestApp {
+pub(crate) struct TestApp {
     base: String,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// Loopback allowed, so scans can reach the test's git daemon.
-fn loopback_config() -> ServeConfig {
+pub(crate) fn loopback_config() -> ServeConfig {
     let mut c = ServeConfig::default();
     c.ssrf.allow = vec!["127.0.0.0/8".into()];
     c
 }
 
-async fn spawn_app(config: ServeConfig) -> TestApp {
+pub(crate) async fn spawn_app(config: ServeConfig) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let state = AppState::new(config).await.expect("state");
@@ -52,7 +52,7 @@ async fn spawn_app(config: ServeConfig) -> TestApp {
 }
 
 impl TestApp {
-    async fn post_json(&self, body: Value) -> reqwest::Response {
+    pub(crate) async fn post_json(&self, body: Value) -> reqwest::Response {
         self.client.post(format!("{}/v1/scans", self.base)).json(&body).send().await.expect("POST /v1/scans")
     }
 
@@ -64,7 +64,7 @@ impl TestApp {
         serde_json::from_str(&text).expect("a JSON plan")
     }
 
-    async fn upload(&self, query: &str, bytes: Vec<u8>) -> (u16, Value) {
+    pub(crate) async fn upload(&self, query: &str, bytes: Vec<u8>) -> (u16, Value) {
         let resp = self
             .client
             .post(format!("{}/v1/scans{query}", self.base))
@@ -77,7 +77,20 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    async fn get(&self, path: &str) -> reqwest::Response {
+    /// An upload's status and raw body.
+    pub(crate) async fn client_upload(&self, bytes: Vec<u8>) -> (u16, Vec<u8>) {
+        let resp = self
+            .client
+            .post(format!("{}/v1/scans", self.base))
+            .header("content-type", "application/gzip")
+            .body(bytes)
+            .send()
+            .await
+            .expect("upload");
+        (resp.status().as_u16(), resp.bytes().await.expect("body").to_vec())
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.base)).send().await.expect("GET")
     }
 
@@ -85,7 +98,7 @@ impl TestApp {
         self.get("/metrics").await.text().await.expect("metrics text")
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -102,7 +115,7 @@ fn metric(text: &str, series: &str) -> f64 {
         .map_or(0.0, |v| v.trim().parse().expect("a number"))
 }
 
-fn error_code(v: &Value) -> &str {
+pub(crate) fn error_code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or_else(|| panic!("an error body: {v}"))
 }
 
@@ -152,7 +165,7 @@ impl Forwarder {
 
 // ---- archives ---------------------------------------------------------------------------------
 
-fn gzip(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(data).expect("gzip");
     gz.finish().expect("gzip")
