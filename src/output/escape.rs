@@ -75,4 +75,36 @@ mod tests {
     fn log_values_stay_on_one_line() {
         assert_eq!(escape_log("a\nINFO forged"), "a\\nINFO forged");
     }
+
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_logged_value_cannot_forge_a_line_or_drive_the_terminal() {
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .fmt_fields(log_fields())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let url = "https://x\n2026-01-01T00:00:00Z  INFO admin logged in \u{1b}[2K";
+            tracing::warn!(url = %url, "source refused: {}", "a\rb");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+        assert!(text.contains("url=https://x\\n2026"), "{text}");
+    }
 }

@@ -38,11 +38,22 @@ impl Work {
     }
 }
 
-/// The form of `ref` and `subdir`, checked before the scan is admitted: a malformed one is a
-/// 400 without any network traffic.
+/// The longest `source` URL accepted (the OpenAPI document states it).
+pub const MAX_SOURCE_CHARS: usize = 8192;
+
+/// The form of `source`, `ref` and `subdir`, checked before the scan is admitted: a malformed
+/// one is a 400 without any git traffic.
 pub(super) fn check_job_form(job: &Job) -> Result<(), ApiError> {
     let (git_ref, subdir) = match job {
-        Job::Git { git_ref, subdir, .. } => (git_ref.as_deref(), subdir.as_deref()),
+        Job::Git { target, git_ref, subdir, .. } => {
+            if target.url.chars().count() > MAX_SOURCE_CHARS {
+                return Err(ApiError::BadRequest(
+                    "invalid_source",
+                    format!("source is over {MAX_SOURCE_CHARS} characters"),
+                ));
+            }
+            (git_ref.as_deref(), subdir.as_deref())
+        }
         Job::Archive { subdir, .. } => (None, subdir.as_deref()),
     };
     if let Some(r) = git_ref {

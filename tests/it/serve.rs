@@ -824,3 +824,57 @@ fn serve_llm_flag_uses_the_connected_resolver() {
     });
     assert_eq!(script.script.count(), 1, "one model call for the one llm request");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_openapi_matches_the_router() {
+    let config = ServeConfig {
+        tokens: vec![Token { name: "deployer".into(), token: Secret::new("s3cret-token") }],
+        ..loopback_config()
+    };
+    let app = spawn_app(config).await;
+    let doc: Value = app.get("/openapi.json").await.json().await.expect("OpenAPI JSON");
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut authenticated = 0;
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().expect("operations") {
+            let url = format!("{}{}", app.base, path.replace("{id}", "0123abcd"));
+            let m = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("method");
+            let resp = app.client.request(m, &url).send().await.expect("request");
+            let status = resp.status().as_u16();
+            let documented = |s: u16| op["responses"].get(s.to_string()).is_some();
+            if op.get("security").is_some() {
+                authenticated += 1;
+                assert_eq!(status, 401, "{method} {path} without a token");
+                assert!(documented(401), "{method} {path} documents 401");
+                assert!(documented(429), "{method} {path} documents 429");
+            } else {
+                assert!(documented(status), "{method} {path} answered {status}, not in the document");
+            }
+        }
+    }
+    assert_eq!(authenticated, 3, "POST /v1/scans, GET /v1/scans/{{id}}, GET /v1/schema");
+    // The document's constraints on `source` are the server's: what the pattern refuses, the
+    // server refuses.
+    let source = &doc["components"]["schemas"]["ScanRequest"]["properties"]["source"];
+    let max = source["maxLength"].as_u64().expect("maxLength") as usize;
+    assert!(source["pattern"].as_str().expect("pattern").contains("[hH][tT][tT][pP][sS]"));
+    for (body, code) in [
+        (json!({"source": "file:///etc"}), "scheme_not_allowed"),
+        (json!({"source": "/etc"}), "local_path_not_allowed"),
+        (json!({"source": "ssh://git@127.0.0.1/r"}), "scheme_not_allowed"),
+        (json!({"source": format!("git://127.0.0.1/{}", "a".repeat(max))}), "invalid_source"),
+    ] {
+        let resp = app
+            .client
+            .post(format!("{}/v1/scans", app.base))
+            .bearer_auth("s3cret-token")
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        let status = resp.status().as_u16();
+        let v: Value = resp.json().await.expect("json");
+        assert_eq!((status, error_code(&v)), (400, code), "{body}");
+    }
+    app.stop().await;
+}
