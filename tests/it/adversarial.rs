@@ -508,3 +508,20 @@ async fn health_answers_under_a_flood_of_half_open_connections() {
     assert!(again.starts_with("HTTP/1.1 200"), "{again}");
     app.stop().await;
 }
+
+#[test]
+fn an_unadvertised_commit_is_fetched_shallow_where_the_server_allows_it() {
+    use repo_scanner::source::git;
+    let std = crate::git::standard_repo();
+    let daemon = Daemon::start(std.repo.base());
+    let url = daemon.url("repo");
+    // git daemon's default: wants of unadvertised objects are refused, so the fallback
+    // fetches branches and tags (bounded by the budget) and still finds the commit.
+    let full = git::fetch(&url, Some(&std.c1), &git::FetchOptions::default()).expect("fallback fetch");
+    assert_eq!(full.commit().to_string(), std.c1);
+    assert!(!full.repo().is_shallow());
+    std.repo.git(&["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    let shallow = git::fetch(&url, Some(&std.c1), &git::FetchOptions::default()).expect("fetch by id");
+    assert_eq!(shallow.commit().to_string(), std.c1);
+    assert!(shallow.repo().is_shallow(), "one commit, not the history");
+}
