@@ -87,9 +87,11 @@ pub struct LimitsConfig {
     pub header_read_timeout_ms: u64,
     /// Open connections; past it new ones are closed at once.
     pub max_connections: usize,
-    /// Open connections from one client address, so one client cannot take them all.
+    /// Open connections from one client address, so one client cannot take them all. Behind a
+    /// reverse proxy every client has the proxy's address: raise it to `max_connections`.
     pub max_connections_per_ip: usize,
-    /// Requests per minute from one client address, checked before authentication; 0 = off.
+    /// Requests per minute from one client address, checked before authentication; 0 = off
+    /// (behind a reverse proxy, where every request comes from its address).
     pub ip_rate_per_minute: u32,
     pub ip_rate_burst: u32,
     /// Files listed / bytes read per file / directory depth, as for `scan`.
