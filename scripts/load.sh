@@ -63,6 +63,9 @@ allow = ["127.0.0.0/8"]
 max_concurrent_scans = 4
 max_queued_scans = 256
 rate_per_minute = 0
+# wrk is one client address opening 200 connections: no per-address limits here.
+ip_rate_per_minute = 0
+max_connections_per_ip = 1024
 EOF
 port=$(free_port)
 "$BIN" serve --listen "127.0.0.1:$port" --config "$work/serve.toml" --log warn 2>"$work/serve.log" &

@@ -3,7 +3,10 @@
 //! The API is deliberately generic: `get`/`put` of bytes under a string key. Callers choose the
 //! key (a scan: URL, resolved commit, subdirectory, LLM flag) and the encoding.
 //!
-//! - [`Cache::memory`], the default: a bounded LRU in this process. Each replica has its own.
+//! - [`Cache::memory`], the default: an LRU in this process, bounded by entries and by bytes
+//!   (each entry weighs its key plus its value); a value over the per-entry limit is not
+//!   cached at all, so one huge plan cannot evict everything else. Each replica has its own.
+//!   Entries expire at their TTL (checked on read) or leave earlier when evicted.
 //! - [`Cache::redis`] (`--cache-url redis://...`): shared by every replica, so a repository
 //!   scanned by one is a hit on all. Redis is an optimisation, never a dependency: every call
 //!   has a short timeout, and an error marks Redis down for a back-off (1 s doubling to 30 s)
@@ -11,7 +14,6 @@
 //!   A warning is logged when Redis goes away and an info line when it is back; scans never
 //!   fail because of the cache.
 
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -38,8 +40,45 @@ pub struct Cache {
 }
 
 enum Backend {
-    Memory(Mutex<lru::LruCache<String, (Vec<u8>, Instant)>>),
+    Memory(Mutex<Memory>),
     Redis(RedisCache),
+}
+
+/// The in-process LRU and its weight.
+struct Memory {
+    lru: lru::LruCache<String, (Vec<u8>, Instant)>,
+    bytes: usize,
+    max_entries: usize,
+    max_bytes: usize,
+    max_entry_bytes: usize,
+}
+
+impl Memory {
+    fn weight(key: &str, value: &[u8]) -> usize {
+        key.len() + value.len()
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some((v, _)) = self.lru.pop(key) {
+            self.bytes -= Self::weight(key, &v);
+        }
+    }
+
+    fn put(&mut self, key: &str, value: &[u8], expires: Instant) {
+        self.remove(key);
+        let w = Self::weight(key, value);
+        if w > self.max_entry_bytes || w > self.max_bytes {
+            return;
+        }
+        while self.bytes + w > self.max_bytes || self.lru.len() >= self.max_entries {
+            match self.lru.pop_lru() {
+                Some((k, (v, _))) => self.bytes -= Self::weight(&k, &v),
+                None => break,
+            }
+        }
+        self.bytes += w;
+        self.lru.put(key.to_string(), (value.to_vec(), expires));
+    }
 }
 
 struct RedisCache {
@@ -56,10 +95,31 @@ struct RedisState {
 }
 
 impl Cache {
-    /// An in-process LRU holding at most `capacity` entries.
+    /// An in-process LRU holding at most `capacity` entries and 64 MiB, entries up to 1 MiB.
     pub fn memory(capacity: usize) -> Cache {
-        let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
-        Cache { backend: Backend::Memory(Mutex::new(lru::LruCache::new(cap))), errors: AtomicU64::new(0) }
+        Cache::memory_bounded(capacity, 64 << 20, 1 << 20)
+    }
+
+    /// An in-process LRU holding at most `capacity` entries weighing `max_bytes` together;
+    /// a value weighing more than `max_entry_bytes` is not cached.
+    pub fn memory_bounded(capacity: usize, max_bytes: usize, max_entry_bytes: usize) -> Cache {
+        // Unbounded storage, bounded here: `LruCache::new` would allocate `capacity` up front.
+        let memory = Memory {
+            lru: lru::LruCache::unbounded(),
+            bytes: 0,
+            max_entries: capacity.max(1),
+            max_bytes,
+            max_entry_bytes,
+        };
+        Cache { backend: Backend::Memory(Mutex::new(memory)), errors: AtomicU64::new(0) }
+    }
+
+    /// Bytes held by the in-process cache (0 for Redis).
+    pub fn weight(&self) -> usize {
+        match &self.backend {
+            Backend::Memory(m) => m.lock().map_or(0, |m| m.bytes),
+            Backend::Redis(_) => 0,
+        }
     }
 
     /// A Redis cache at `url` (`redis://host:port/db`). Connects lazily: a Redis that is down
@@ -86,10 +146,10 @@ impl Cache {
         match &self.backend {
             Backend::Memory(m) => {
                 let mut m = m.lock().ok()?;
-                match m.get(key) {
+                match m.lru.get(key) {
                     Some((v, expires)) if *expires > Instant::now() => Some(v.clone()),
                     Some(_) => {
-                        m.pop(key);
+                        m.remove(key);
                         None
                     }
                     None => None,
@@ -107,7 +167,7 @@ impl Cache {
         match &self.backend {
             Backend::Memory(m) => {
                 if let Ok(mut m) = m.lock() {
-                    m.put(key.to_string(), (value.to_vec(), Instant::now() + ttl));
+                    m.put(key, value, Instant::now() + ttl);
                 }
             }
             Backend::Redis(r) => {
@@ -191,6 +251,22 @@ mod tests {
         c.put("c", b"3", Duration::from_secs(60)).await;
         c.put("d", b"4", Duration::from_secs(60)).await;
         assert_eq!(c.get("a").await, None, "evicted");
+    }
+
+    #[tokio::test]
+    async fn memory_cache_is_bounded_by_bytes() {
+        let c = Cache::memory_bounded(1000, 100, 40);
+        let ttl = Duration::from_secs(60);
+        c.put("big", &[0; 50], ttl).await;
+        assert_eq!(c.get("big").await, None, "over the per-entry limit: not cached");
+        for k in ["a", "b", "c", "d"] {
+            c.put(k, &[1; 29], ttl).await;
+        }
+        assert!(c.weight() <= 100, "{}", c.weight());
+        assert_eq!(c.get("a").await, None, "the oldest left to make room");
+        assert!(c.get("d").await.is_some());
+        c.put("d", &[2; 9], ttl).await;
+        assert_eq!(c.weight(), 70, "b and c (30 each) and the new d (10)");
     }
 
     #[tokio::test]

@@ -31,6 +31,7 @@
 pub mod admit;
 pub mod cache;
 pub mod cancel;
+pub mod caps;
 pub mod cascade;
 pub mod command;
 pub mod config;

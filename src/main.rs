@@ -22,10 +22,11 @@ fn main() {
     let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour());
     match cli.log_format {
         cli::LogFormat::Json => fmt.json().with_current_span(true).with_span_list(false).init(),
-        cli::LogFormat::Text => fmt.init(),
+        // Logged values carry repository content: escaped, so they cannot forge a line.
+        cli::LogFormat::Text => fmt.fmt_fields(repo_scanner::output::escape::log_fields()).init(),
     }
     if let Err(e) = cli::run(cli) {
-        eprintln!("repo-scanner: {e:#}");
+        eprintln!("repo-scanner: {}", repo_scanner::output::escape::escape_control(&format!("{e:#}")));
         std::process::exit(1);
     }
 }

@@ -353,6 +353,8 @@ pub enum WarningCode {
     ProcfileVariant,
     /// A web command that binds a literal port instead of `$PORT`.
     HardcodedPort,
+    /// The plan was cut to its size limits (processes, command length, warnings, apps).
+    PlanCapped,
     /// A command whose program is neither in the repository nor known for the language.
     UnknownProgram,
     /// A command rejected by the validator (unsafe shell, network fetch, ...).

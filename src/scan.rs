@@ -22,8 +22,15 @@ use crate::plan::{
 use crate::validate;
 use crate::view::{ListingNote, RepoView};
 
-/// Scans a listed repository (or the `--subdir` view of one) into a plan.
+/// Scans a listed repository (or the `--subdir` view of one) into a plan, within the plan's
+/// size caps ([`crate::caps`]).
 pub fn scan(view: &RepoView, source: Source) -> Plan {
+    let mut plan = scan_uncapped(view, source);
+    crate::caps::apply(&mut plan);
+    plan
+}
+
+fn scan_uncapped(view: &RepoView, source: Source) -> Plan {
     let span = info_span!("scan", location = %source.location, subdir = view.subdir(), files = view.len());
     let _enter = span.enter();
     let (mut services, spec_warnings) = deploy::read(view);

@@ -14,6 +14,7 @@
 //! deploy spec, Dockerfile CMD) wins; a tie that remains is an open question, and the plan
 //! carries the first in a fixed order so it is still deterministic.
 
+pub mod bounds;
 pub mod deploy;
 pub mod dockerfile;
 pub mod dotnet;
@@ -208,9 +209,26 @@ fn malformed(view: &RepoView, file: &str, what: &str, detail: String, line: Opti
     }
 }
 
+/// [`read_manifest`] for a structured reader: text nested past [`bounds::MAX_NESTING`] is a
+/// warning and never reaches the parser.
+fn read_structured(view: &RepoView, file: &str, what: &str) -> Result<Option<String>, Warning> {
+    let Some(text) = read_manifest(view, file)? else { return Ok(None) };
+    let depth = bounds::nesting_depth(&text);
+    if depth > bounds::MAX_NESTING {
+        return Err(malformed(
+            view,
+            file,
+            what,
+            format!("nested {depth} levels deep, over the limit of {}; not parsed", bounds::MAX_NESTING),
+            None,
+        ));
+    }
+    Ok(Some(text))
+}
+
 /// Reads and parses a JSON manifest. Absent: Ok(None). Unreadable or malformed: a warning.
 pub fn read_json(view: &RepoView, file: &str) -> Result<Option<serde_json::Value>, Warning> {
-    let Some(text) = read_manifest(view, file)? else { return Ok(None) };
+    let Some(text) = read_structured(view, file, "JSON")? else { return Ok(None) };
     serde_json::from_str(&text)
         .map(Some)
         .map_err(|e| malformed(view, file, "JSON", e.to_string(), u32::try_from(e.line()).ok()))
@@ -218,7 +236,7 @@ pub fn read_json(view: &RepoView, file: &str) -> Result<Option<serde_json::Value
 
 /// Reads and parses a TOML manifest, like [`read_json`].
 pub fn read_toml(view: &RepoView, file: &str) -> Result<Option<toml::Value>, Warning> {
-    let Some(text) = read_manifest(view, file)? else { return Ok(None) };
+    let Some(text) = read_structured(view, file, "TOML")? else { return Ok(None) };
     text.parse::<toml::Table>()
         .map(|t| Some(toml::Value::Table(t)))
         .map_err(|e| malformed(view, file, "TOML", e.message().to_string(), None))
@@ -226,7 +244,7 @@ pub fn read_toml(view: &RepoView, file: &str) -> Result<Option<toml::Value>, War
 
 /// Reads and parses a YAML manifest (render.yaml, pnpm-workspace.yaml), like [`read_json`].
 pub fn read_yaml(view: &RepoView, file: &str) -> Result<Option<serde_norway::Value>, Warning> {
-    let Some(text) = read_manifest(view, file)? else { return Ok(None) };
+    let Some(text) = read_structured(view, file, "YAML")? else { return Ok(None) };
     serde_norway::from_str(&text).map(Some).map_err(|e| malformed(view, file, "YAML", e.to_string(), None))
 }
 

@@ -30,9 +30,14 @@ fn valid_name(name: &str) -> bool {
 
 /// Parses Procfile text. Never fails: bad lines become warnings. A duplicated name keeps the
 /// last line, as Heroku does.
+///
+/// Linear in the text: names are looked up in a map (a 1 MiB Procfile of distinct names was
+/// quadratic with a list scan), and a replaced entry leaves a hole that is dropped at the end.
 pub fn parse(text: &str, path: &str) -> Procfile {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Procfile { path: path.to_string(), ..Default::default() };
+    let mut slots: Vec<Option<ProcfileEntry>> = Vec::new();
+    let mut by_name: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let warn = |code, message: String, line: usize| Warning {
         code,
         message,
@@ -71,20 +76,21 @@ pub fn parse(text: &str, path: &str) -> Procfile {
             ));
             continue;
         }
-        if let Some(prev) = out.entries.iter().position(|e| e.name == name) {
-            let first = out.entries.remove(prev);
+        if let Some(first) = by_name.get(name).and_then(|&i| slots.get_mut(i)).and_then(Option::take) {
             out.warnings.push(warn(
                 WarningCode::ProcfileDuplicate,
                 format!("process {name:?} is defined again (first on line {}); the last definition wins", first.line),
                 line_no,
             ));
         }
-        out.entries.push(ProcfileEntry {
+        by_name.insert(name.to_string(), slots.len());
+        slots.push(Some(ProcfileEntry {
             name: name.to_string(),
             command: cmd.to_string(),
             line: u32::try_from(line_no).unwrap_or(u32::MAX),
-        });
+        }));
     }
+    out.entries = slots.into_iter().flatten().collect();
     out
 }
 

@@ -4,7 +4,8 @@ use std::fmt::Write;
 
 use crate::plan::{Plan, Status, Strategy};
 
-/// Renders `plan` as text for a terminal.
+/// Renders `plan` as text for a terminal. Repository content is escaped (see
+/// [`super::escape`]), so the text cannot drive the terminal.
 pub fn explain(plan: &Plan) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -18,7 +19,7 @@ pub fn explain(plan: &Plan) -> String {
         let _ = writeln!(s);
         explain_app(app, &mut s, "  ");
     }
-    s
+    super::escape::escape_control(&s).into_owned()
 }
 
 fn explain_app(plan: &Plan, s: &mut String, indent: &str) {

@@ -11,6 +11,7 @@
 //!
 //! [`Plan`]: crate::plan::Plan
 
+pub mod escape;
 mod explain;
 pub mod github;
 pub mod kamal;

@@ -291,19 +291,22 @@ pub fn annotated(proposal: &Proposal, plan: &Plan) -> String {
             ChangeKind::Add => "suggested",
             ChangeKind::FixPort => "fixed",
         };
-        let _ = writeln!(s, "# {} ({what} by repo-scanner for {src})", change.path);
+        // A comment is one line whatever the path holds (a directory named with a newline
+        // would otherwise add a process line).
+        let head = format!("{} ({what} by repo-scanner for {src})", change.path);
+        let _ = writeln!(s, "# {}", super::escape::escape_log(&head));
         match change.kind {
             ChangeKind::Add => {
                 for l in &change.lines {
-                    let _ = writeln!(s, "# {}: {}", l.kind, l.explanation);
+                    let _ = writeln!(s, "# {}: {}", l.kind, super::escape::escape_log(&l.explanation));
                     let _ = writeln!(s, "{}: {}", l.kind, l.command);
                 }
             }
             ChangeKind::FixPort => {
                 for l in &change.lines {
-                    let _ = writeln!(s, "# {}: {}", l.kind, l.explanation);
+                    let _ = writeln!(s, "# {}: {}", l.kind, super::escape::escape_log(&l.explanation));
                     if let Some(prev) = &l.previous {
-                        let _ = writeln!(s, "# was: {}: {prev}", l.kind);
+                        let _ = writeln!(s, "# was: {}: {}", l.kind, super::escape::escape_log(prev));
                     }
                 }
                 s.push_str(change.content.trim_end_matches(['\n', '\r']));
@@ -314,12 +317,13 @@ pub fn annotated(proposal: &Proposal, plan: &Plan) -> String {
     }
     for k in &proposal.skipped {
         let app = if k.app.is_empty() { String::new() } else { format!("{}: ", k.app) };
-        let _ = writeln!(s, "# not proposed: {app}{}: {} ({})", k.kind, k.command, k.reason);
+        let line = format!("{app}{}: {} ({})", k.kind, k.command, k.reason);
+        let _ = writeln!(s, "# not proposed: {}", super::escape::escape_log(&line));
     }
     for u in &proposal.unchanged {
-        let _ = writeln!(s, "# nothing to propose for {u}");
+        let _ = writeln!(s, "# nothing to propose for {}", super::escape::escape_log(u));
     }
-    s.trim_end().to_string() + "\n"
+    super::escape::escape_control(s.trim_end()).into_owned() + "\n"
 }
 
 /// A unified diff (git style, `git apply` takes it) of every change against the repository.
@@ -383,7 +387,7 @@ pub fn commit_message(proposal: &Proposal, plan: &Plan) -> String {
         let _ = writeln!(s, "Scanned-commit: {commit}");
     }
     let _ = writeln!(s, "{TRAILER}");
-    s
+    super::escape::escape_control(&s).into_owned()
 }
 
 /// The pull request body: the file, a reason per line with links to the evidence, what was
@@ -443,7 +447,7 @@ pub fn pr_body(proposal: &Proposal, plan: &Plan, links: Option<&Links>) -> Strin
         );
     }
     let _ = writeln!(s, "{BODY_MARKER}");
-    s
+    super::escape::escape_control(&s).into_owned()
 }
 
 #[cfg(test)]

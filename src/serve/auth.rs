@@ -42,6 +42,9 @@ pub fn authenticate(tokens: &[Token], headers: &HeaderMap) -> Result<Caller, Api
     found.map(|t| Caller(t.name.clone())).ok_or(ApiError::Unauthorized)
 }
 
+/// Buckets kept before refilled ones are dropped.
+const MAX_BUCKETS: usize = 50_000;
+
 /// A token bucket per caller: `burst` requests at once, refilled at `per_minute`.
 pub struct RateLimiter {
     per_minute: u32,
@@ -62,6 +65,12 @@ impl RateLimiter {
         let rate = f64::from(self.per_minute) / 60.0;
         let now = Instant::now();
         let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
+        // Keys are client addresses too: drop buckets that have refilled, so many addresses
+        // cannot grow the map without bound.
+        if buckets.len() >= MAX_BUCKETS {
+            let refill = std::time::Duration::from_secs_f64(f64::from(self.burst) / rate);
+            buckets.retain(|_, (_, last)| now.duration_since(*last) < refill);
+        }
         let (tokens, last) = buckets.entry(caller.0.clone()).or_insert((f64::from(self.burst), now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(f64::from(self.burst));
         *last = now;

@@ -74,6 +74,26 @@ pub struct LimitsConfig {
     pub cache_ttl_s: u64,
     /// Entries of the in-process cache.
     pub cache_capacity: usize,
+    /// Bytes of the in-process plan cache (keys plus plans); the least recently used leave.
+    pub cache_max_bytes: usize,
+    /// A plan weighing more is not cached (it is still answered).
+    pub cache_max_entry_bytes: usize,
+    /// Bytes of the in-process job store (results of 202 scans, kept `cache_ttl_s`).
+    pub jobs_max_bytes: usize,
+    /// Bytes one git fetch may receive; past it the scan fails with 413 `source_too_large`.
+    pub max_fetch_bytes: u64,
+    /// A connection must send a request's headers within this, also between keep-alive
+    /// requests (idle); else it is closed.
+    pub header_read_timeout_ms: u64,
+    /// Open connections; past it new ones are closed at once.
+    pub max_connections: usize,
+    /// Open connections from one client address, so one client cannot take them all. Behind a
+    /// reverse proxy every client has the proxy's address: raise it to `max_connections`.
+    pub max_connections_per_ip: usize,
+    /// Requests per minute from one client address, checked before authentication; 0 = off
+    /// (behind a reverse proxy, where every request comes from its address).
+    pub ip_rate_per_minute: u32,
+    pub ip_rate_burst: u32,
     /// Files listed / bytes read per file / directory depth, as for `scan`.
     pub max_files: usize,
     pub max_file_bytes: u64,
@@ -99,6 +119,15 @@ impl Default for LimitsConfig {
             rate_burst: 100,
             cache_ttl_s: 24 * 3600,
             cache_capacity: 10_000,
+            cache_max_bytes: 64 << 20,
+            cache_max_entry_bytes: 1 << 20,
+            jobs_max_bytes: 32 << 20,
+            max_fetch_bytes: 100 << 20,
+            header_read_timeout_ms: 10_000,
+            max_connections: 1024,
+            max_connections_per_ip: 128,
+            ip_rate_per_minute: 1200,
+            ip_rate_burst: 200,
             max_files: v.max_files,
             max_file_bytes: v.max_file_bytes,
             max_depth: v.max_depth,

@@ -125,9 +125,11 @@ impl From<SourceError> for ApiError {
             SourceError::RefNotFound(_) => "ref_not_found",
             SourceError::SubdirNotFound(_) => "subdir_not_found",
             SourceError::InvalidSubdir(_) => return ApiError::BadRequest("invalid_subdir", e.to_string()),
+            SourceError::InvalidRef(_) => return ApiError::BadRequest("invalid_ref", e.to_string()),
+            SourceError::TooLarge { .. } => return ApiError::TooLarge("source_too_large", e.to_string()),
             SourceError::Git(_) => "source_unreadable",
             SourceError::Unreadable { .. } | SourceError::NotADirectory { .. } => "source_unreadable",
-            SourceError::Cancelled(_) => "cancelled",
+            SourceError::Cancelled(_) => return ApiError::Internal("the scan was cancelled".into()),
         };
         ApiError::Unreadable(code, e.to_string())
     }

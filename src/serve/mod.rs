@@ -30,15 +30,16 @@
 
 pub mod auth;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod metrics;
 pub mod proxy;
 mod routes;
+mod work;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -118,6 +119,8 @@ pub struct Shared {
     /// `max_concurrent_scans + max_queued_scans`, past which requests get 503.
     pending: AtomicUsize,
     pub rate: RateLimiter,
+    /// Per client address, checked before authentication (see [`conn`]).
+    pub ip_rate: RateLimiter,
     pub metrics: Metrics,
     /// The LLM resolver; `None` until it is connected (see [`PlanResolver`]).
     pub resolver: Option<Arc<dyn PlanResolver>>,
@@ -142,14 +145,19 @@ impl AppState {
         let proxy_url = proxy::start(policy.clone()).await.map_err(ServeError::Proxy)?;
         let cache = match &config.cache_url {
             Some(url) => Cache::redis(url.expose())?,
-            None => Cache::memory(config.limits.cache_capacity),
+            None => Cache::memory_bounded(
+                config.limits.cache_capacity,
+                config.limits.cache_max_bytes,
+                config.limits.cache_max_entry_bytes,
+            ),
         };
         set_git_timeouts();
         let l = &config.limits;
         let state = Shared {
             policy,
             proxy_url,
-            jobs: Jobs::new(config.cache_ttl()),
+            jobs: Jobs::new(config.cache_ttl(), config.limits.jobs_max_bytes),
+            ip_rate: RateLimiter::new(l.ip_rate_per_minute, l.ip_rate_burst),
             slots: Arc::new(Semaphore::new(l.max_concurrent_scans)),
             pending: AtomicUsize::new(0),
             rate: RateLimiter::new(l.rate_per_minute, l.rate_burst),
@@ -241,7 +249,13 @@ pub async fn run(
         info!("shutting down: no new connections; draining in-flight scans");
         st.0.shutting_down.store(true, Ordering::SeqCst);
     };
-    axum::serve(listener, app).with_graceful_shutdown(signal).await?;
+    let l = &state.config.limits;
+    let limits = conn::ConnLimits {
+        header_read_timeout: Duration::from_millis(l.header_read_timeout_ms),
+        max_connections: l.max_connections,
+        max_connections_per_ip: l.max_connections_per_ip,
+    };
+    conn::serve(listener, app, limits, signal).await?;
     let started = Instant::now();
     while state.tasks.load(Ordering::SeqCst) > 0 {
         if started.elapsed() > state.config.scan_timeout() + Duration::from_secs(5) {
@@ -259,8 +273,11 @@ pub async fn run(
 /// Records are bytes: `R` running; `D` + the plan's JSON; `F` + a 3-digit status + the error
 /// body's JSON. They are kept here and, when the cache is shared (Redis), written there too so
 /// another replica can answer the poll.
+///
+/// The local store is bounded by bytes like the plan cache (an LRU weighing each record); a
+/// record is kept for the cache TTL unless evicted earlier, after which its poll is a 404.
 pub struct Jobs {
-    local: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    local: Cache,
     ttl: Duration,
 }
 
@@ -294,8 +311,9 @@ impl JobRecord {
 }
 
 impl Jobs {
-    fn new(ttl: Duration) -> Jobs {
-        Jobs { local: Mutex::new(HashMap::new()), ttl }
+    fn new(ttl: Duration, max_bytes: usize) -> Jobs {
+        // A record holds a plan or an error body: the same per-entry bound as plans.
+        Jobs { local: Cache::memory_bounded(usize::MAX, max_bytes, max_bytes / 4), ttl }
     }
 
     fn key(id: &str) -> String {
@@ -304,21 +322,14 @@ impl Jobs {
 
     async fn put(&self, cache: &Cache, id: &str, record: &JobRecord) {
         let bytes = record.encode();
-        if let Ok(mut m) = self.local.lock() {
-            let now = Instant::now();
-            if m.len() > 10_000 {
-                m.retain(|_, (_, t)| *t > now);
-            }
-            m.insert(id.to_string(), (bytes.clone(), now + self.ttl));
-        }
+        self.local.put(id, &bytes, self.ttl).await;
         if cache.is_shared() {
             cache.put(&Self::key(id), &bytes, self.ttl).await;
         }
     }
 
     async fn get(&self, cache: &Cache, id: &str) -> Option<JobRecord> {
-        let local = self.local.lock().ok().and_then(|m| m.get(id).filter(|(_, t)| *t > Instant::now()).cloned());
-        if let Some((b, _)) = local {
+        if let Some(b) = self.local.get(id).await {
             return JobRecord::decode(&b);
         }
         if cache.is_shared() {

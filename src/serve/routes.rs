@@ -61,8 +61,12 @@ pub fn router(state: AppState) -> Router {
         )
 }
 
-/// Auth, then the caller's rate limit.
+/// The client address's rate limit, auth, then the caller's rate limit.
 async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Err(retry) = super::work::check_address(&state, &req) {
+        state.metrics.rejected("rate_limit_address");
+        return ApiError::RateLimited(retry).into_response();
+    }
     let caller = match authenticate(&state.config.tokens, req.headers()) {
         Ok(c) => c,
         Err(e) => {
@@ -99,7 +103,7 @@ struct UploadQuery {
 }
 
 /// What a scan task runs.
-enum Job {
+pub(super) enum Job {
     Git { target: Target, git_ref: Option<String>, subdir: Option<String>, llm: bool },
     Archive { body: Bytes, subdir: Option<String>, llm: bool },
 }
@@ -172,6 +176,7 @@ async fn create_scan(
         }
         Job::Git { target, git_ref: req.git_ref, subdir: req.subdir, llm: req.llm }
     };
+    super::work::check_job_form(&job)?;
     let ticket = state.admit()?;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (tx, mut rx) = tokio::sync::oneshot::channel::<Result<Vec<u8>, ApiError>>();
@@ -259,24 +264,40 @@ fn record(state: &AppState, result: &Result<Vec<u8>, ApiError>, started: Instant
     }
 }
 
-/// Holds a slot for the whole scan, bounded by the scan timeout.
+/// Holds a slot for the whole scan, bounded by the scan timeout. The slot lives with the work
+/// (see [`super::work`]): a scan that times out is cancelled, and its slot is free only once
+/// its fetch or unpack has stopped.
 async fn execute(state: &AppState, job: Job) -> Result<Vec<u8>, ApiError> {
-    let _permit = state.slots.clone().acquire_owned().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let permit = state.slots.clone().acquire_owned().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let work = super::work::Work::new(permit);
     state.metrics.queued.fetch_sub(1, Ordering::SeqCst);
     state.metrics.in_flight.fetch_add(1, Ordering::SeqCst);
     let timeout = state.config.scan_timeout();
-    let result = match tokio::time::timeout(timeout, scan_job(state, job)).await {
+    let result = match tokio::time::timeout(timeout, scan_job(state, job, &work)).await {
         Ok(r) => r,
-        Err(_) => Err(ApiError::Timeout(timeout.as_secs())),
+        Err(_) => {
+            work.cancel.cancel();
+            Err(ApiError::Timeout(timeout.as_secs()))
+        }
     };
     state.metrics.in_flight.fetch_sub(1, Ordering::SeqCst);
     result
 }
 
-/// Runs `f` on the blocking pool inside the current span.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+/// Runs `f` on the blocking pool inside the current span, holding `work`'s slot until `f`
+/// returns (even when the caller has stopped waiting).
+async fn blocking<T: Send + 'static>(
+    work: &super::work::Work,
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     let span = Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(f)).await.map_err(|e| ApiError::Internal(e.to_string()))?
+    let slot = work.slot();
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        span.in_scope(f)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 /// The pipeline over a listed source, with the server's resolver as the escalation.
@@ -284,6 +305,7 @@ fn run_pipeline(
     loaded: Loaded,
     subdir: Option<String>,
     resolver: Option<std::sync::Arc<dyn crate::serve::PlanResolver>>,
+    cancel: crate::cancel::Cancel,
 ) -> Result<crate::plan::Plan, ApiError> {
     let escalate = |plan, view: &crate::view::RepoView| match &resolver {
         Some(r) => r.resolve(view, plan),
@@ -292,6 +314,7 @@ fn run_pipeline(
     let options = pipeline::Options {
         subdir,
         escalation: resolver.is_some().then_some(&escalate as &dyn pipeline::Escalate),
+        cancel,
         ..pipeline::Options::default()
     };
     match pipeline::run_loaded(loaded, &options) {
@@ -301,17 +324,18 @@ fn run_pipeline(
     }
 }
 
-async fn scan_job(state: &AppState, job: Job) -> Result<Vec<u8>, ApiError> {
+async fn scan_job(state: &AppState, job: Job, work: &super::work::Work) -> Result<Vec<u8>, ApiError> {
+    let cancel = work.cancel.clone();
     let limits = state.config.view_limits();
     let resolver = state.resolver.clone();
     match job {
         Job::Archive { body, subdir, llm } => {
             let archive_limits = state.config.archive_limits();
-            let plan = blocking(move || {
-                let view = archive::list(&body, archive_limits, limits)?;
+            let plan = blocking(work, move || {
+                let view = archive::list_cancellable(&body, archive_limits, limits, &cancel)?;
                 let source =
                     Source { kind: SourceKind::Archive, location: "upload".into(), git_ref: None, commit: None };
-                run_pipeline(Loaded { view, source }, subdir, resolver.filter(|_| llm))
+                run_pipeline(Loaded { view, source }, subdir, resolver.filter(|_| llm), cancel)
             })
             .await?;
             serde_json::to_vec(&plan).map_err(|e| ApiError::Internal(e.to_string()))
@@ -319,10 +343,12 @@ async fn scan_job(state: &AppState, job: Job) -> Result<Vec<u8>, ApiError> {
         Job::Git { target, git_ref, subdir, llm } => {
             let options = git::FetchOptions {
                 proxy: target.needs_proxy.then(|| state.proxy_url.clone()),
+                max_bytes: Some(state.config.limits.max_fetch_bytes),
+                cancel: cancel.clone(),
                 ..git::FetchOptions::default()
             };
             let (url, r, o) = (target.connect_url.clone(), git_ref.clone(), options.clone());
-            let resolved = blocking(move || Ok(git::resolve_ref(&url, r.as_deref(), &o)?)).await?;
+            let resolved = blocking(work, move || Ok(git::resolve_ref(&url, r.as_deref(), &o)?)).await?;
             if let Some(commit) = resolved.commit() {
                 let key = scan_key(&target.url, &commit, subdir.as_deref(), llm);
                 if let Some(bytes) = state.cache.get(&key).await {
@@ -333,10 +359,10 @@ async fn scan_job(state: &AppState, job: Job) -> Result<Vec<u8>, ApiError> {
             state.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
             state.metrics.git_fetches.fetch_add(1, Ordering::Relaxed);
             let (url, location, sub) = (target.connect_url.clone(), target.url.clone(), subdir.clone());
-            let (plan, commit) = blocking(move || {
+            let (plan, commit) = blocking(work, move || {
                 let (view, commit) = git::fetch_resolved(&url, git_ref.as_deref(), &resolved, limits, &options)?;
                 let source = Source { kind: SourceKind::Git, location, git_ref, commit: Some(commit.clone()) };
-                Ok((run_pipeline(Loaded { view, source }, sub, resolver.filter(|_| llm))?, commit))
+                Ok((run_pipeline(Loaded { view, source }, sub, resolver.filter(|_| llm), cancel)?, commit))
             })
             .await?;
             let bytes = serde_json::to_vec(&plan).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -422,9 +448,13 @@ pub fn openapi_document() -> serde_json::Value {
                     "type": "object", "required": ["code", "message"],
                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
                 "ScanRequest": {"type": "object", "required": ["source"], "additionalProperties": false, "properties": {
-                    "source": {"type": "string", "description": "https:// or git:// URL"},
-                    "ref": {"type": ["string", "null"], "description": "branch, tag or commit; default: HEAD"},
-                    "subdir": {"type": ["string", "null"]},
+                    "source": {"type": "string", "minLength": 1, "maxLength": super::work::MAX_SOURCE_CHARS,
+                               "pattern": "^([hH][tT][tT][pP][sS]|[gG][iI][tT])://",
+                               "description": "https:// or git:// URL of a public host (private and loopback addresses are refused unless allow-listed); no credentials in the URL"},
+                    "ref": {"type": ["string", "null"], "maxLength": 255,
+                            "description": "branch, tag, full ref or commit id (4-40 hex); default: HEAD"},
+                    "subdir": {"type": ["string", "null"], "maxLength": 4096,
+                               "description": "relative directory of the app: no `.` or `..` components, no control characters"},
                     "llm": {"type": "boolean", "default": false}}}
             }
         },
@@ -440,9 +470,9 @@ pub fn openapi_document() -> serde_json::Value {
                     "application/gzip": {"schema": {"type": "string", "format": "binary"}}}},
                 "responses": {
                     "200": plan_ok, "202": running,
-                    "400": err("Bad request, or a URL refused by the SSRF guard"),
+                    "400": err("Bad request: JSON, content type, ref or subdir form, or a URL refused by the SSRF guard"),
                     "401": err("Missing or wrong bearer token"),
-                    "413": err("Body or archive over a limit"),
+                    "413": err("Body, archive or git fetch over a limit"),
                     "422": err("The source could not be read"),
                     "429": err("Rate limited (Retry-After)"),
                     "503": err("Overloaded or shutting down (Retry-After)"),
@@ -451,10 +481,18 @@ pub fn openapi_document() -> serde_json::Value {
                 "summary": "Poll a scan answered with 202",
                 "security": [{"bearer": []}],
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
-                "responses": {"200": plan_ok, "202": running, "404": err("Unknown scan"),
-                              "422": err("The source could not be read"), "504": err("The scan timed out")}}},
+                "responses": {"200": plan_ok, "202": running, "404": err("Unknown scan (or expired)"),
+                              "401": err("Missing or wrong bearer token"),
+                              "429": err("Rate limited (Retry-After)"),
+                              "400": err("The scan failed: invalid subdirectory or ref"),
+                              "413": err("The scan failed: archive or fetch over a limit"),
+                              "422": err("The scan failed: the source could not be read"),
+                              "500": err("The scan failed: internal error"),
+                              "504": err("The scan timed out")}}},
             "/v1/schema": {"get": {"summary": "The plan's JSON Schema", "security": [{"bearer": []}],
-                "responses": {"200": {"description": "JSON Schema", "content": {"application/json": {}}}}}},
+                "responses": {"200": {"description": "JSON Schema", "content": {"application/json": {}}},
+                              "401": err("Missing or wrong bearer token"),
+                              "429": err("Rate limited (Retry-After)")}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
             "/readyz": {"get": {"summary": "Readiness", "responses": {

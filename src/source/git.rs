@@ -2,8 +2,13 @@
 //! from its objects: no work tree is ever checked out.
 //!
 //! Why shallow first: a deploy scans one commit, and `depth 1` of a branch or tag is what
-//! `git clone --depth 1` costs. A commit sha that no ref advertises needs the history, so that
-//! case fetches the branches and tags and looks the commit up locally.
+//! `git clone --depth 1` costs. A full commit sha that no ref advertises is asked for by id,
+//! shallowly (servers that allow it, like GitHub, answer with that commit alone); where the
+//! server refuses, or for a short sha, the branches and tags are fetched and the commit looked
+//! up locally. Every fetch is bounded: [`FetchOptions::max_bytes`] is checked in libgit2's
+//! transfer progress (a 150 MB blob stops at the budget, not after it), and
+//! [`FetchOptions::cancel`] is checked there too, so a scan that timed out stops fetching.
+//! `ref` is checked for form before any network traffic.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -12,6 +17,7 @@ use git2::{Direction, FetchOptions as GitFetchOptions, ObjectType, Oid, Reposito
 use tracing::{debug, info_span};
 
 use super::SourceError;
+use crate::cancel::Cancel;
 use crate::view::{Backend, Entry, Limits, ListingNote, Location, ReadError, RepoView, SKIPPED_DIRS};
 
 /// Knobs of a fetch; the defaults suit the CLI.
@@ -22,6 +28,58 @@ pub struct FetchOptions {
     /// An HTTP proxy every http(s) connection goes through (`http://127.0.0.1:PORT`). The API
     /// points this at its SSRF-checking CONNECT proxy; the CLI leaves it unset.
     pub proxy: Option<String>,
+    /// Bytes a fetch may receive before it is aborted with [`SourceError::TooLarge`]; `None`
+    /// is unbounded (the CLI's default: the user chose the repository).
+    pub max_bytes: Option<u64>,
+    /// Checked as data arrives: once set, the fetch stops with [`SourceError::Cancelled`].
+    pub cancel: Cancel,
+}
+
+/// Checks a `ref` for form before any network traffic: a commit id, `HEAD`, or a name git
+/// accepts as a branch, tag or full ref (no control characters, no `..`, at most 255 bytes).
+pub fn check_ref(git_ref: &str) -> Result<(), SourceError> {
+    let invalid = || SourceError::InvalidRef(git_ref.to_string());
+    if git_ref.is_empty() || git_ref.len() > 255 || git_ref.chars().any(char::is_control) {
+        return Err(invalid());
+    }
+    if git_ref == "HEAD" || is_hex_sha(git_ref) {
+        return Ok(());
+    }
+    let full = if git_ref.starts_with("refs/") { git_ref.to_string() } else { format!("refs/heads/{git_ref}") };
+    if git2::Reference::is_valid_name(&full) {
+        Ok(())
+    } else {
+        Err(invalid())
+    }
+}
+
+/// Remote callbacks that abort a transfer past the byte budget or once cancelled; `over` is
+/// set when the budget was the reason.
+fn bounded_callbacks<'a>(options: &'a FetchOptions, over: &'a std::cell::Cell<bool>) -> git2::RemoteCallbacks<'a> {
+    let mut cb = git2::RemoteCallbacks::new();
+    cb.transfer_progress(move |p| {
+        if options.cancel.is_cancelled() {
+            return false;
+        }
+        if options.max_bytes.is_some_and(|max| p.received_bytes() as u64 > max) {
+            over.set(true);
+            return false;
+        }
+        true
+    });
+    cb.sideband_progress(move |_| !options.cancel.is_cancelled());
+    cb
+}
+
+/// The error of a failed transfer: the budget or the cancel flag when they stopped it.
+fn transfer_err(e: git2::Error, options: &FetchOptions, over: bool) -> SourceError {
+    if over {
+        SourceError::TooLarge { limit: options.max_bytes.unwrap_or(0) }
+    } else if options.cancel.is_cancelled() {
+        SourceError::Cancelled(crate::cancel::Cancelled)
+    } else {
+        git_err(e)
+    }
 }
 
 /// A scheme (`https://`, `git://`, `file://`, ...) or an scp-like `user@host:path`.
@@ -111,9 +169,16 @@ pub fn fetch_and_list(
 pub fn resolve_ref(url: &str, git_ref: Option<&str>, options: &FetchOptions) -> Result<Resolved, SourceError> {
     let span = info_span!("git.ls_remote", url, git_ref);
     let _enter = span.enter();
+    if let Some(r) = git_ref {
+        check_ref(r)?;
+    }
+    options.cancel.check()?;
     // A remote needs a repository only to exist; `detached` makes one with no directory.
     let mut remote = git2::Remote::create_detached(url).map_err(git_err)?;
-    let conn = remote.connect_auth(Direction::Fetch, None, proxy_options(options)).map_err(git_err)?;
+    let over = std::cell::Cell::new(false);
+    let conn = remote
+        .connect_auth(Direction::Fetch, Some(bounded_callbacks(options, &over)), proxy_options(options))
+        .map_err(|e| transfer_err(e, options, over.get()))?;
     let heads = conn.list().map_err(git_err)?;
     let advertised: Vec<(String, Oid)> = heads.iter().map(|h| (h.name().to_string(), h.oid())).collect();
     Ok(Resolved { wanted: resolve(&advertised, git_ref)? })
@@ -183,31 +248,55 @@ fn fetch_resolved_repo(
         .tempdir()
         .map_err(|e| SourceError::Git(format!("cannot create a temporary repository: {e}")))?;
     let repo = Repository::init_bare(tmp.path()).map_err(git_err)?;
+    let local = is_local_transport(url);
     let commit_id = {
         let mut remote = repo.remote_anonymous(url).map_err(git_err)?;
-        let mut fetch_opts = GitFetchOptions::new();
-        if let Some(po) = proxy_options(options) {
-            fetch_opts.proxy_options(po);
-        }
+        let over = std::cell::Cell::new(false);
+        let opts = |depth: bool| {
+            let mut fetch_opts = GitFetchOptions::new();
+            fetch_opts.remote_callbacks(bounded_callbacks(options, &over));
+            if let Some(po) = proxy_options(options) {
+                fetch_opts.proxy_options(po);
+            }
+            // libgit2's local transport refuses shallow fetches ("shallow fetch is not
+            // supported by the local transport"): a local repository is fetched in full.
+            if depth && !options.full && !local {
+                fetch_opts.depth(1);
+            }
+            fetch_opts
+        };
         match &resolved.wanted {
             Wanted::Ref { refspec, oid } => {
-                // libgit2's local transport refuses shallow fetches ("shallow fetch is not
-                // supported by the local transport"): a local repository is fetched in full.
-                if !options.full && !is_local_transport(url) {
-                    fetch_opts.depth(1);
-                }
                 debug!(%refspec, "fetching");
-                remote.fetch(&[refspec.as_str()], Some(&mut fetch_opts), None).map_err(git_err)?;
+                remote
+                    .fetch(&[refspec.as_str()], Some(&mut opts(true)), None)
+                    .map_err(|e| transfer_err(e, options, over.get()))?;
                 *oid
             }
             Wanted::Commit(sha) => {
-                remote
-                    .fetch(
-                        &["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"],
-                        Some(&mut fetch_opts),
-                        None,
-                    )
-                    .map_err(git_err)?;
+                // By id first: one commit, shallow, where the server allows wants of unadvertised
+                // objects. Refused (or a short sha): every branch and tag, within the budget.
+                let by_id = is_full_sha(sha)
+                    && match remote.fetch(&[sha.as_str()], Some(&mut opts(true)), None) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            let err = transfer_err(e, options, over.get());
+                            if !matches!(err, SourceError::Git(_)) {
+                                return Err(err);
+                            }
+                            debug!(error = %err, "fetch by id refused; fetching branches and tags");
+                            false
+                        }
+                    };
+                if !by_id {
+                    remote
+                        .fetch(
+                            &["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"],
+                            Some(&mut opts(false)),
+                            None,
+                        )
+                        .map_err(|e| transfer_err(e, options, over.get()))?;
+                }
                 let obj = repo.revparse_single(sha).map_err(|_| SourceError::RefNotFound(sha.clone()))?;
                 obj.id()
             }

@@ -30,6 +30,10 @@ pub enum SourceError {
     SubdirNotFound(String),
     #[error("invalid subdirectory {0:?}: must be a relative path inside the repository")]
     InvalidSubdir(String),
+    #[error("invalid ref {0:?}: not a branch, tag or commit name")]
+    InvalidRef(String),
+    #[error("the fetch transferred more than {limit} bytes")]
+    TooLarge { limit: u64 },
     #[error(transparent)]
     Cancelled(#[from] Cancelled),
 }
@@ -75,7 +79,8 @@ pub fn load_with(request: &Request, limits: Limits, cancel: &Cancel) -> Result<L
             Ok(Loaded { view, source })
         }
         Request::Git { url, git_ref } => {
-            let (view, commit) = git::fetch_and_list(url, git_ref.as_deref(), limits, &git::FetchOptions::default())?;
+            let options = git::FetchOptions { cancel: cancel.clone(), ..Default::default() };
+            let (view, commit) = git::fetch_and_list(url, git_ref.as_deref(), limits, &options)?;
             let source =
                 Source { kind: SourceKind::Git, location: url.clone(), git_ref: git_ref.clone(), commit: Some(commit) };
             Ok(Loaded { view, source })
@@ -83,15 +88,30 @@ pub fn load_with(request: &Request, limits: Limits, cancel: &Cancel) -> Result<L
     }
 }
 
+/// Checks a `--subdir` value's form without a tree: relative, no `.` or `..` components, no
+/// control characters, at most 4096 bytes. Callers run it before any network traffic.
+pub fn check_subdir(subdir: &str) -> Result<(), SourceError> {
+    let trimmed = subdir.trim_matches('/');
+    if trimmed.is_empty() || trimmed == "." {
+        return Ok(());
+    }
+    let p = Path::new(trimmed);
+    if subdir.len() > 4096
+        || subdir.chars().any(char::is_control)
+        || p.is_absolute()
+        || trimmed.split('/').any(|c| c == ".." || c == "." || c.is_empty())
+    {
+        return Err(SourceError::InvalidSubdir(subdir.to_string()));
+    }
+    Ok(())
+}
+
 /// Checks a `--subdir` value: relative, no `..`, and present in the view.
 pub fn subdir_view(view: &RepoView, subdir: &str) -> Result<RepoView, SourceError> {
+    check_subdir(subdir)?;
     let trimmed = subdir.trim_matches('/');
     if trimmed.is_empty() || trimmed == "." {
         return Ok(view.clone());
-    }
-    let p = Path::new(trimmed);
-    if p.is_absolute() || trimmed.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
-        return Err(SourceError::InvalidSubdir(subdir.to_string()));
     }
     if !view.is_dir(trimmed) {
         return Err(SourceError::SubdirNotFound(subdir.to_string()));

@@ -1,6 +1,7 @@
 //! One integration-test binary (one link step), a module per area.
 
 mod admit;
+mod adversarial;
 mod cli;
 mod cli_habits;
 mod consumers;

@@ -19,22 +19,22 @@ use crate::git::{free_port, standard_repo, Daemon, GitRepo, FLASK_APP, FLASK_REQ
 
 // ---- the app ---------------------------------------------------------------------------------
 
-struct TestApp {
+pub(crate) struct TestApp {
     base: String,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// Loopback allowed, so scans can reach the test's git daemon.
-fn loopback_config() -> ServeConfig {
+pub(crate) fn loopback_config() -> ServeConfig {
     let mut c = ServeConfig::default();
     c.ssrf.allow = vec!["127.0.0.0/8".into()];
     c
 }
 
-async fn spawn_app(config: ServeConfig) -> TestApp {
+pub(crate) async fn spawn_app(config: ServeConfig) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let state = AppState::new(config).await.expect("state");
@@ -52,7 +52,7 @@ async fn spawn_app(config: ServeConfig) -> TestApp {
 }
 
 impl TestApp {
-    async fn post_json(&self, body: Value) -> reqwest::Response {
+    pub(crate) async fn post_json(&self, body: Value) -> reqwest::Response {
         self.client.post(format!("{}/v1/scans", self.base)).json(&body).send().await.expect("POST /v1/scans")
     }
 
@@ -64,7 +64,7 @@ impl TestApp {
         serde_json::from_str(&text).expect("a JSON plan")
     }
 
-    async fn upload(&self, query: &str, bytes: Vec<u8>) -> (u16, Value) {
+    pub(crate) async fn upload(&self, query: &str, bytes: Vec<u8>) -> (u16, Value) {
         let resp = self
             .client
             .post(format!("{}/v1/scans{query}", self.base))
@@ -77,7 +77,20 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    async fn get(&self, path: &str) -> reqwest::Response {
+    /// An upload's status and raw body.
+    pub(crate) async fn client_upload(&self, bytes: Vec<u8>) -> (u16, Vec<u8>) {
+        let resp = self
+            .client
+            .post(format!("{}/v1/scans", self.base))
+            .header("content-type", "application/gzip")
+            .body(bytes)
+            .send()
+            .await
+            .expect("upload");
+        (resp.status().as_u16(), resp.bytes().await.expect("body").to_vec())
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.base)).send().await.expect("GET")
     }
 
@@ -85,7 +98,7 @@ impl TestApp {
         self.get("/metrics").await.text().await.expect("metrics text")
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -102,7 +115,7 @@ fn metric(text: &str, series: &str) -> f64 {
         .map_or(0.0, |v| v.trim().parse().expect("a number"))
 }
 
-fn error_code(v: &Value) -> &str {
+pub(crate) fn error_code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or_else(|| panic!("an error body: {v}"))
 }
 
@@ -152,7 +165,7 @@ impl Forwarder {
 
 // ---- archives ---------------------------------------------------------------------------------
 
-fn gzip(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(data).expect("gzip");
     gz.finish().expect("gzip")
@@ -809,4 +822,58 @@ fn serve_llm_flag_uses_the_connected_resolver() {
         let _ = server.await;
     });
     assert_eq!(script.script.count(), 1, "one model call for the one llm request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_openapi_matches_the_router() {
+    let config = ServeConfig {
+        tokens: vec![Token { name: "deployer".into(), token: Secret::new("s3cret-token") }],
+        ..loopback_config()
+    };
+    let app = spawn_app(config).await;
+    let doc: Value = app.get("/openapi.json").await.json().await.expect("OpenAPI JSON");
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut authenticated = 0;
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().expect("operations") {
+            let url = format!("{}{}", app.base, path.replace("{id}", "0123abcd"));
+            let m = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("method");
+            let resp = app.client.request(m, &url).send().await.expect("request");
+            let status = resp.status().as_u16();
+            let documented = |s: u16| op["responses"].get(s.to_string()).is_some();
+            if op.get("security").is_some() {
+                authenticated += 1;
+                assert_eq!(status, 401, "{method} {path} without a token");
+                assert!(documented(401), "{method} {path} documents 401");
+                assert!(documented(429), "{method} {path} documents 429");
+            } else {
+                assert!(documented(status), "{method} {path} answered {status}, not in the document");
+            }
+        }
+    }
+    assert_eq!(authenticated, 3, "POST /v1/scans, GET /v1/scans/{{id}}, GET /v1/schema");
+    // The document's constraints on `source` are the server's: what the pattern refuses, the
+    // server refuses.
+    let source = &doc["components"]["schemas"]["ScanRequest"]["properties"]["source"];
+    let max = source["maxLength"].as_u64().expect("maxLength") as usize;
+    assert!(source["pattern"].as_str().expect("pattern").contains("[hH][tT][tT][pP][sS]"));
+    for (body, code) in [
+        (json!({"source": "file:///etc"}), "scheme_not_allowed"),
+        (json!({"source": "/etc"}), "local_path_not_allowed"),
+        (json!({"source": "ssh://git@127.0.0.1/r"}), "scheme_not_allowed"),
+        (json!({"source": format!("git://127.0.0.1/{}", "a".repeat(max))}), "invalid_source"),
+    ] {
+        let resp = app
+            .client
+            .post(format!("{}/v1/scans", app.base))
+            .bearer_auth("s3cret-token")
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        let status = resp.status().as_u16();
+        let v: Value = resp.json().await.expect("json");
+        assert_eq!((status, error_code(&v)), (400, code), "{body}");
+    }
+    app.stop().await;
 }
