@@ -173,7 +173,7 @@ pub fn render(plan: &crate::plan::Plan, options: &RenderOptions) -> Result<Vec<(
                 "# The repository has no Procfile: the build context needs this one (the workflow writes it):\n",
             );
             for line in procfile.lines() {
-                text.push_str(&format!("#   {line}\n"));
+                text.push_str(&format!("#   {}\n", super::render::comment(line)));
             }
         }
         text.push_str("# Replace the hosts; check the health check path.\n");

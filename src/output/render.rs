@@ -226,11 +226,19 @@ pub fn sh_quote(s: &str) -> String {
 }
 
 /// `source @ commit` for headers.
+/// Where the plan came from, for a comment line: escaped like a log line, so a location
+/// holding a newline or a control sequence cannot end the comment.
 pub(crate) fn provenance(plan: &Plan) -> String {
-    match &plan.source.commit {
-        Some(c) => format!("{} @ {}", plan.source.location, &c[..c.len().min(12)]),
+    let text = match &plan.source.commit {
+        Some(c) => format!("{} @ {}", plan.source.location, c.get(..12).unwrap_or(c)),
         None => plan.source.location.clone(),
-    }
+    };
+    comment(&text)
+}
+
+/// Repository-derived text for one comment line of a rendered file.
+pub(crate) fn comment(text: &str) -> String {
+    crate::output::escape::escape_log(text).into_owned()
 }
 
 pub(crate) fn app_label(app: &App<'_>) -> String {
@@ -242,7 +250,7 @@ pub(crate) fn app_label(app: &App<'_>) -> String {
         },
         None => String::new(),
     };
-    format!("app {} ({dir}{lang})", app.name)
+    comment(&format!("app {} ({dir}{lang})", app.name))
 }
 
 /// Why an app has no rendering for a target, or None when it has one.
@@ -300,7 +308,7 @@ fn pack(plan: &Plan, options: &RenderOptions) -> Result<String, RenderError> {
     let mut reasons = Vec::new();
     for app in apps(plan, options) {
         if let Some(reason) = skip_reason(&app, Target::Pack) {
-            out.push_str(&format!("\n# {}: {reason}\n", app_label(&app)));
+            out.push_str(&format!("\n# {}: {}\n", app_label(&app), comment(&reason)));
             reasons.push(format!("{}: {reason}", app.name));
             continue;
         }
@@ -332,7 +340,7 @@ fn docker(plan: &Plan, options: &RenderOptions) -> Result<String, RenderError> {
     let mut reasons = Vec::new();
     for app in apps(plan, options) {
         if let Some(reason) = skip_reason(&app, Target::Docker) {
-            out.push_str(&format!("\n# {}: {reason}\n", app_label(&app)));
+            out.push_str(&format!("\n# {}: {}\n", app_label(&app), comment(&reason)));
             reasons.push(format!("{}: {reason}", app.name));
             continue;
         }
@@ -420,6 +428,31 @@ mod tests {
         assert_eq!(sh_quote("ghcr.io/a/b"), "ghcr.io/a/b");
         assert_eq!(sh_quote("BP_NODE_VERSION=>=18 <21"), "'BP_NODE_VERSION=>=18 <21'");
         assert_eq!(sh_quote("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn repository_text_cannot_leave_a_comment_line() {
+        let view = crate::view::RepoView::from_memory([
+            ("requirements.txt", "flask\n"),
+            ("app.py", "app = Flask(__name__)\n"),
+        ]);
+        let source = crate::plan::Source {
+            kind: crate::plan::SourceKind::Dir,
+            location: "repo\nservice: evil\u{1b}[2J".into(),
+            git_ref: None,
+            commit: None,
+        };
+        let plan = crate::scan::scan(&view, source);
+        for target in [Target::Pack, Target::GithubActions, Target::Kamal] {
+            let text = render(&plan, target, &RenderOptions::default()).expect("renders");
+            assert!(!text.contains('\u{1b}'), "{target:?}: {text}");
+            // The newline stays inside the comment, written as `\n`.
+            assert!(
+                text.contains("# pack build commands for repo\\nservice: evil")
+                    || text.contains("from repo\\nservice: evil"),
+                "{target:?}: {text}"
+            );
+        }
     }
 
     #[test]

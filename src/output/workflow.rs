@@ -217,7 +217,7 @@ pub fn render(plan: &Plan, options: &RenderOptions) -> Result<String, RenderErro
         out.push_str(&format!("# {} is pinned to the commit of {CHECKOUT_RELEASE}.\n", CHECKOUT.0));
     }
     for r in reasons {
-        out.push_str(&format!("# not built: {r}\n"));
+        out.push_str(&format!("# not built: {}\n", super::render::comment(&r)));
     }
     out.push_str(&to_yaml(&workflow)?);
     Ok(out)
