@@ -114,7 +114,7 @@ fn patch_applies_to_the_repository() {
 #[test]
 fn uncertain_processes_are_not_proposed() {
     let (repo, _, _) = flask_repo();
-    // The worker (Celery, 0.67 measured) is below the bar, web (a Flask app object, 0.875) is not.
+    // The worker (Celery, 0.67 measured) is below the bar, web (a Flask app object, 0.88) is not.
     let out = run(&["procfile", &repo.file_url(), "--min-confidence", "0.8"], &[]).ok().to_string();
     assert!(out.contains("\nweb: "), "{out}");
     assert!(!out.lines().any(|l| l.starts_with("worker:") || l.starts_with("beat:")), "{out}");
