@@ -1,6 +1,7 @@
 //! The allow-list per language: its servers and runners with their known options, and its
-//! interpreters. One table per [`LanguageName`] (the match is exhaustive, so a new language
-//! variant does not compile until it has a table).
+//! interpreters. Kept together here, where a security review reads them side by side; each
+//! ecosystem names its table (`Ecosystem::admission`), and a language without one admits no
+//! model or README command (its plans stay `needs_review`).
 
 use crate::plan::LanguageName;
 
@@ -126,7 +127,7 @@ const PYTHON: &[Opt] = &[opt(&["-u", "-B", "-O", "-OO"], Flag)];
 const WORKER_OPTS: &[Opt] =
     &[opt(&["--url", "-u", "-q", "--queue", "-c", "--config", "-w", "--with-scheduler"], Value)];
 
-const PYTHON_TABLE: Table = Table {
+pub const PYTHON_TABLE: Table = Table {
     programs: &[
         server("gunicorn", GUNICORN),
         server("uvicorn", UVICORN),
@@ -154,7 +155,7 @@ const NODE: &[Opt] = &[
     opt(&["--enable-source-maps", "--no-warnings", "--no-deprecation", "--trace-warnings"], Flag),
     opt(&["--max-old-space-size=*", "--max-http-header-size=*", "--stack-size=*"], Flag),
 ];
-const NODE_TABLE: Table = Table {
+pub const NODE_TABLE: Table = Table {
     programs: &[
         interpreter("node", None, NODE),
         interpreter("tsx", None, &[]),
@@ -186,7 +187,7 @@ const PUMA: &[Opt] = &[
     opt(&["-C", "--config"], File),
     opt(&["-p", "--port", "-b", "--bind", "-t", "--threads", "-w", "--workers", "-e", "--environment"], Value),
 ];
-const RUBY_TABLE: Table = Table {
+pub const RUBY_TABLE: Table = Table {
     programs: &[
         server("puma", PUMA),
         with_subcommands(
@@ -219,8 +220,8 @@ const RUBY_TABLE: Table = Table {
     wrappers: &[&["bundle", "exec"]],
 };
 
-const GO_TABLE: Table = Table { programs: &[server("go", &[])], wrappers: &[] };
-const RUST_TABLE: Table = Table {
+pub const GO_TABLE: Table = Table { programs: &[server("go", &[])], wrappers: &[] };
+pub const RUST_TABLE: Table = Table {
     programs: &[with_subcommands(
         "cargo",
         &["run"],
@@ -228,7 +229,7 @@ const RUST_TABLE: Table = Table {
     )],
     wrappers: &[],
 };
-const JAVA_TABLE: Table = Table {
+pub const JAVA_TABLE: Table = Table {
     programs: &[
         server(
             "java",
@@ -256,7 +257,7 @@ const JAVA_TABLE: Table = Table {
     ],
     wrappers: &[],
 };
-const PHP_TABLE: Table = Table {
+pub const PHP_TABLE: Table = Table {
     programs: &[
         interpreter("php", None, &[opt(&["-S"], Value), opt(&["-t"], Dir)]),
         server("heroku-php-apache2", &[opt(&["-C", "-F"], File)]),
@@ -266,7 +267,7 @@ const PHP_TABLE: Table = Table {
     ],
     wrappers: &[],
 };
-const DOTNET_TABLE: Table = Table {
+pub const DOTNET_TABLE: Table = Table {
     programs: &[with_subcommands(
         "dotnet",
         &["run"],
@@ -278,7 +279,7 @@ const DOTNET_TABLE: Table = Table {
     )],
     wrappers: &[],
 };
-const ELIXIR_TABLE: Table = Table {
+pub const ELIXIR_TABLE: Table = Table {
     programs: &[with_subcommands(
         "mix",
         &["phx.server", "run"],
@@ -286,7 +287,7 @@ const ELIXIR_TABLE: Table = Table {
     )],
     wrappers: &[],
 };
-const DENO_TABLE: Table = Table {
+pub const DENO_TABLE: Table = Table {
     programs: &[Program {
         name: "deno",
         shape: Shape::Server,
@@ -310,21 +311,10 @@ const DENO_TABLE: Table = Table {
     }],
     wrappers: &[],
 };
-const STATIC_TABLE: Table = Table { programs: &[], wrappers: &[] };
+/// Admits nothing: a static site runs no command of its own.
+pub const NONE: Table = Table { programs: &[], wrappers: &[] };
 
 /// The allow-list of `language`.
 pub fn table(language: LanguageName) -> &'static Table {
-    match language {
-        LanguageName::Python => &PYTHON_TABLE,
-        LanguageName::Nodejs => &NODE_TABLE,
-        LanguageName::Ruby => &RUBY_TABLE,
-        LanguageName::Go => &GO_TABLE,
-        LanguageName::Rust => &RUST_TABLE,
-        LanguageName::Java => &JAVA_TABLE,
-        LanguageName::Php => &PHP_TABLE,
-        LanguageName::Dotnet => &DOTNET_TABLE,
-        LanguageName::Elixir => &ELIXIR_TABLE,
-        LanguageName::Deno => &DENO_TABLE,
-        LanguageName::Static => &STATIC_TABLE,
-    }
+    crate::cascade::ecosystem(language).map_or(&NONE, |e| e.admission())
 }

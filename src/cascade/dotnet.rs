@@ -48,6 +48,10 @@ fn question(detail: String) -> Question {
 }
 
 impl Ecosystem for Dotnet {
+    fn admission(&self) -> &'static crate::admit::tables::Table {
+        &crate::admit::tables::DOTNET_TABLE
+    }
+
     fn language(&self) -> LanguageName {
         LanguageName::Dotnet
     }

@@ -190,6 +190,10 @@ fn quoted_imports(text: &str) -> Vec<String> {
 }
 
 impl Ecosystem for Go {
+    fn admission(&self) -> &'static crate::admit::tables::Table {
+        &crate::admit::tables::GO_TABLE
+    }
+
     fn language(&self) -> LanguageName {
         LanguageName::Go
     }

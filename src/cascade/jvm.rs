@@ -356,6 +356,10 @@ fn question(detail: String) -> Question {
 }
 
 impl Ecosystem for Jvm {
+    fn admission(&self) -> &'static crate::admit::tables::Table {
+        &crate::admit::tables::JAVA_TABLE
+    }
+
     fn language(&self) -> LanguageName {
         LanguageName::Java
     }

@@ -91,6 +91,11 @@ pub trait Ecosystem: Sync {
     fn analyze(&self, view: &RepoView) -> Analysis;
     /// Programs a start command of this language may run without the file being in the repo.
     fn programs(&self) -> &'static [&'static str];
+    /// What a model's or README's command in this language may run (`crate::admit`): its
+    /// servers, runners and interpreters with their known options. The default admits none.
+    fn admission(&self) -> &'static crate::admit::tables::Table {
+        &crate::admit::tables::NONE
+    }
 }
 
 /// Every ecosystem, in the fixed order that breaks real ties.

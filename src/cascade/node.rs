@@ -219,6 +219,10 @@ fn entry_file(view: &RepoView, stems: &[&str]) -> Option<String> {
 }
 
 impl Ecosystem for Node {
+    fn admission(&self) -> &'static crate::admit::tables::Table {
+        &crate::admit::tables::NODE_TABLE
+    }
+
     fn language(&self) -> LanguageName {
         LanguageName::Nodejs
     }

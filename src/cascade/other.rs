@@ -35,6 +35,10 @@ fn mix_elixir(text: &str) -> Option<String> {
 }
 
 impl Ecosystem for Elixir {
+    fn admission(&self) -> &'static crate::admit::tables::Table {
+        &crate::admit::tables::ELIXIR_TABLE
+    }
+
     fn language(&self) -> LanguageName {
         LanguageName::Elixir
     }
@@ -98,6 +102,10 @@ fn deno_entry(view: &RepoView) -> Option<String> {
 }
 
 impl Ecosystem for Deno {
+    fn admission(&self) -> &'static crate::admit::tables::Table {
+        &crate::admit::tables::DENO_TABLE
+    }
+
     fn language(&self) -> LanguageName {
         LanguageName::Deno
     }

@@ -42,6 +42,10 @@ fn framework_of(view: &RepoView, composer: Option<&serde_json::Value>) -> Option
 }
 
 impl Ecosystem for Php {
+    fn admission(&self) -> &'static crate::admit::tables::Table {
+        &crate::admit::tables::PHP_TABLE
+    }
+
     fn language(&self) -> LanguageName {
         LanguageName::Php
     }

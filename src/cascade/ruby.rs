@@ -65,6 +65,10 @@ fn sinatra_script(view: &RepoView) -> Option<String> {
 }
 
 impl Ecosystem for Ruby {
+    fn admission(&self) -> &'static crate::admit::tables::Table {
+        &crate::admit::tables::RUBY_TABLE
+    }
+
     fn language(&self) -> LanguageName {
         LanguageName::Ruby
     }

@@ -151,6 +151,10 @@ fn dependencies(manifest: &toml::Value) -> impl Iterator<Item = &String> {
 }
 
 impl Ecosystem for Rust {
+    fn admission(&self) -> &'static crate::admit::tables::Table {
+        &crate::admit::tables::RUST_TABLE
+    }
+
     fn language(&self) -> LanguageName {
         LanguageName::Rust
     }

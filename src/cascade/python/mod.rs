@@ -70,6 +70,10 @@ const FRAMEWORKS: &[&str] = &[
 ];
 
 impl Ecosystem for Python {
+    fn admission(&self) -> &'static crate::admit::tables::Table {
+        &crate::admit::tables::PYTHON_TABLE
+    }
+
     fn language(&self) -> LanguageName {
         LanguageName::Python
     }
