@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 flags=()
 if [[ "$(uname -s)" == Linux && "$(ldd --version 2>&1 || true)" =~ GLIBC|"GNU libc" ]]; then
-  flags=(-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs)
+  flags=(-C target-feature=+crt-static)
 fi
 cargo rustc --release --locked --quiet --bin repo-scanner -- "${flags[@]}"
 mkdir -p target/dist
