@@ -277,19 +277,6 @@ pub enum ProcessSource {
 }
 
 impl ProcessSource {
-    /// The repository states this command itself: kept as written.
-    pub fn is_repository_stated(self) -> bool {
-        matches!(
-            self,
-            ProcessSource::Procfile
-                | ProcessSource::DeploySpec
-                | ProcessSource::Dockerfile
-                | ProcessSource::Compose
-                | ProcessSource::Script
-                | ProcessSource::Makefile
-        )
-    }
-
     /// Text whoever controls the repository's prose (or the model reading it) wrote: admitted
     /// only through the strict grammar.
     pub fn is_untrusted(self) -> bool {

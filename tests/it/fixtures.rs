@@ -409,7 +409,7 @@ fn invariants(name: &str, plan: &Plan) {
     if plan.status == Status::Ready {
         assert!(plan.open_questions.is_empty(), "{name}: ready with open questions");
         for p in &plan.processes {
-            let sure = p.source.is_repository_stated() || p.confidence >= repo_scanner::plan::READY_CONFIDENCE;
+            let sure = p.source == ProcessSource::Llm || p.confidence >= repo_scanner::plan::READY_CONFIDENCE;
             assert!(sure, "{name}: ready with {} at confidence {} from {:?}", p.kind, p.confidence, p.source);
         }
     }
