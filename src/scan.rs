@@ -333,7 +333,7 @@ pub fn app_plan(view: &RepoView, services: &[Service], source: &Source) -> Plan 
     if let Some(p) = &procfile {
         plan.procfile.path = Some(p.path.clone());
     }
-    crate::consumers::apply(&mut plan, view);
+    crate::consumers::apply(&mut plan, view, docker.as_ref());
     crate::plan::finalize(&mut plan);
     plan
 }

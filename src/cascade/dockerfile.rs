@@ -23,6 +23,8 @@ pub struct Dockerfile {
     pub cmd: Option<String>,
     /// The last stage's WORKDIR, where relative paths in the command start.
     pub workdir: Option<String>,
+    /// The first port an `EXPOSE` names (`EXPOSE 8000/tcp`); a variable is skipped.
+    pub expose: Option<u16>,
 }
 
 /// Finds the Dockerfile `docker build` uses by default. `Containerfile` and other cases are
@@ -142,6 +144,9 @@ pub fn parse(text: &str, path: &str) -> Dockerfile {
             "CMD" => cmd = Some(command_words(&rest)),
             "WORKDIR" => d.workdir = Some(rest.trim().trim_matches('"').to_string()),
             "ENTRYPOINT" => entrypoint = Some(command_words(&rest)),
+            "EXPOSE" if d.expose.is_none() => {
+                d.expose = rest.split_whitespace().find_map(|w| w.split('/').next()?.parse::<u16>().ok())
+            }
             _ => {}
         }
     }
@@ -249,6 +254,12 @@ pub fn elsewhere(view: &RepoView) -> Vec<Dockerfile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expose() {
+        assert_eq!(parse("FROM x\nexpose $PORT 8000/tcp\nEXPOSE 9000\n", "Dockerfile").expose, Some(8000));
+        assert_eq!(parse("FROM x\nCMD run\n", "Dockerfile").expose, None);
+    }
 
     #[test]
     fn last_stage_command_wins() {
