@@ -24,6 +24,7 @@ import json, sys, statistics
 name, path = sys.argv[1], sys.argv[2]
 r = json.load(open(path))["results"]
 base = r[1]["median"]
+print(f"{name}: ratios against {r[1]['command']}")
 for x in r:
     t = x["times"]
     print(f"{name}: {x['command'][:60]:<60} median {x['median']*1000:9.2f} ms  "
@@ -33,28 +34,29 @@ PY
 }
 
 # 0. start-up: one invocation on one fixture vs `nixpacks plan` on the same, in the same run
-#    (issue 14's bar: at most 0.20x), with /bin/true as the exec floor; then the instructions
-#    one scan executes (callgrind, loader included) and the binary's size.
+#    (issue 14's bar: at most 0.20x), with /bin/true as the exec floor and repo-scanner-full
+#    (everything linked, as the one binary was before the split) for reference; then the
+#    instructions one scan executes (callgrind, loader included) and the binaries' sizes.
 FIXTURE="${BENCH_FIXTURE:-fixtures/python-django}"
 STARTUP_RUNS="${BENCH_STARTUP_RUNS:-300}"
+FULL="$PWD/target/dist/repo-scanner-full"
+startup=(-n "repo-scanner scan $FIXTURE" "$BIN scan $FIXTURE")
 if command -v nixpacks >/dev/null; then
-  hyperfine -N --warmup 30 --runs "$STARTUP_RUNS" --export-json "$OUT/startup.json" \
-    -n "repo-scanner scan $FIXTURE" "$BIN scan $FIXTURE" \
-    -n "nixpacks plan $FIXTURE" "nixpacks plan $FIXTURE" \
-    -n "exec floor: /bin/true" "/bin/true" >/dev/null
-  summary startup "$OUT/startup.json"
+  startup+=(-n "nixpacks plan $FIXTURE" "nixpacks plan $FIXTURE")
 else
-  echo "startup: nixpacks not installed (cargo install nixpacks --locked): no baseline, ours alone" >&2
-  hyperfine -N --warmup 30 --runs "$STARTUP_RUNS" --export-json "$OUT/startup.json" \
-    -n "repo-scanner scan $FIXTURE" "$BIN scan $FIXTURE" -n "exec floor: /bin/true" "/bin/true" >/dev/null
-  summary startup "$OUT/startup.json"
+  echo "startup: nixpacks not installed (cargo install nixpacks --locked): no baseline" >&2
 fi
-if command -v valgrind >/dev/null; then
-  valgrind --tool=callgrind --callgrind-out-file="$OUT/startup.callgrind" "$BIN" scan "$FIXTURE" \
-    >/dev/null 2>"$OUT/startup.valgrind.log"
-  echo "startup: callgrind $(grep -m1 '^totals:' "$OUT/startup.callgrind" | awk '{print $2}') instructions for one scan"
-fi
-echo "startup: binary $(stat -c %s "$BIN") bytes; $(file -b "$BIN" | cut -d, -f1,4)"
+startup+=(-n "repo-scanner-full scan $FIXTURE" "$FULL scan $FIXTURE" -n "exec floor: /bin/true" "/bin/true")
+hyperfine -N --warmup 30 --runs "$STARTUP_RUNS" --export-json "$OUT/startup.json" "${startup[@]}" >/dev/null
+summary startup "$OUT/startup.json"
+for b in "$BIN" "$FULL"; do
+  if command -v valgrind >/dev/null; then
+    valgrind --tool=callgrind --callgrind-out-file="$OUT/startup.callgrind" "$b" scan "$FIXTURE" \
+      >/dev/null 2>"$OUT/startup.valgrind.log"
+    echo "startup: $(basename "$b"): callgrind $(grep -m1 '^totals:' "$OUT/startup.callgrind" | awk '{print $2}') instructions for one scan"
+  fi
+  echo "startup: $(basename "$b"): $(stat -c %s "$b") bytes; $(file -b "$b" | cut -d, -f1,4)"
+done
 [[ -n "${BENCH_STARTUP_ONLY:-}" ]] && exit 0
 
 # 1. corpus: our scan vs nixpacks plan, every repository once per run.

@@ -17,8 +17,8 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-cargo build --release --quiet --bin repo-scanner
-BIN=target/release/repo-scanner
+cargo build --release --quiet --bin repo-scanner-full
+BIN=target/release/repo-scanner-full
 
 work=$(mktemp -d)
 pids=()

@@ -20,11 +20,13 @@ flags=()
 if [[ "$(uname -s)" == Linux && "$(ldd --version 2>&1 || true)" =~ GLIBC|"GNU libc" ]]; then
   flags=(-C target-feature=+crt-static)
 fi
-cargo rustc --release --locked --quiet --bin repo-scanner -- "${flags[@]}"
 mkdir -p target/dist
-bin=target/dist/repo-scanner
-cp target/release/repo-scanner "$bin.tmp"
-objcopy --only-keep-debug "$bin.tmp" "$bin.debug"
-objcopy --strip-debug --add-gnu-debuglink="$bin.debug" "$bin.tmp"
-mv "$bin.tmp" "$bin"
-echo "$bin: $(stat -c %s "$bin") bytes ($(file -b "$bin" | cut -d, -f1,4)); debug info in $bin.debug" >&2
+for name in repo-scanner repo-scanner-full; do
+  cargo rustc --profile ship --locked --quiet --bin "$name" -- "${flags[@]}"
+  bin=target/dist/$name
+  cp "target/ship/$name" "$bin.tmp"
+  objcopy --only-keep-debug "$bin.tmp" "$bin.debug"
+  objcopy --strip-debug --add-gnu-debuglink="$bin.debug" "$bin.tmp"
+  mv "$bin.tmp" "$bin"
+  echo "$bin: $(stat -c %s "$bin") bytes ($(file -b "$bin" | cut -d, -f1,4)); debug info in $bin.debug" >&2
+done

@@ -8,6 +8,7 @@ command -v git >/dev/null || need_apt+=(git)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 command -v cc >/dev/null || need_apt+=(build-essential)
+command -v nm >/dev/null && command -v objcopy >/dev/null || need_apt+=(binutils)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 # `redis-server` backs the shared-cache tests of `serve` (they start their own on a free port).
 command -v redis-server >/dev/null || need_apt+=(redis-server)

@@ -15,8 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-60}
-BIN=${BIN:-target/release/repo-scanner}
-[ -x "$BIN" ] || cargo build --release --quiet --bin repo-scanner
+BIN=${BIN:-target/release/repo-scanner-full}
+[ -x "$BIN" ] || cargo build --release --quiet --bin repo-scanner-full
 
 work=$(mktemp -d)
 server_pid=

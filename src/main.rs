@@ -1,32 +1,55 @@
-//! `repo-scanner`: parse arguments, run, map failures to exit codes.
+//! `repo-scanner`: the rules-only scan of a local directory, linked small so that it starts in
+//! about a millisecond; every other command runs in `repo-scanner-full`, which this process
+//! becomes (exec), as git hands https to `git-remote-https` rather than link curl and TLS.
+//!
+//! Why two binaries: a static-pie is relocated whole at start-up, and libgit2, OpenSSL, tokio,
+//! hyper and the model clients made that 46k relocations over 223 pages, a third of a scan's
+//! instructions. The small binary has neither them nor their relocations.
 //!
 //! Exit codes: 0 a plan was produced (whatever its status); 1 the source could not be read or
 //! another failure; 2 a usage error (clap's own).
 
+// Both binaries compile the whole CLI; only `cli::local`'s commands are linked here.
+#[allow(dead_code)]
 mod cli;
 
-use clap::Parser;
-use tracing_subscriber::EnvFilter;
-
-/// ANSI colour in logs only on a terminal, and never with NO_COLOR set (no-color.org).
-fn colour() -> bool {
-    use std::io::IsTerminal;
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+fn main() {
+    cli::main(|cli| if cli::local(&cli) { cli::run_local(cli) } else { Err(full()) });
 }
 
-fn main() {
-    let cli = cli::Cli::parse();
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(cli.log_filter()))
-        .unwrap_or_else(|_| EnvFilter::new("warn"));
-    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour());
-    match cli.log_format {
-        cli::LogFormat::Json => fmt.json().with_current_span(true).with_span_list(false).init(),
-        // Logged values carry repository content: escaped, so they cannot forge a line.
-        cli::LogFormat::Text => fmt.fmt_fields(repo_scanner::output::escape::log_fields()).init(),
-    }
-    if let Err(e) = cli::run(cli) {
-        eprintln!("repo-scanner: {}", repo_scanner::output::escape::escape_control(&format!("{e:#}")));
-        std::process::exit(1);
-    }
+/// The file name of the whole tool, installed beside this one.
+const FULL: &str = "repo-scanner-full";
+
+/// Replaces this process with `repo-scanner-full`, same arguments (argv[0] kept, so usage
+/// lines still say `repo-scanner`), same pid, so signals and exit codes are its own. Returns
+/// only when it cannot be run.
+fn full() -> cli::CliError {
+    let here = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return anyhow::anyhow!("cannot find this binary's directory for {FULL}: {e}").into(),
+    };
+    let path = here.with_file_name(FULL);
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_else(|| "repo-scanner".into());
+    let mut command = std::process::Command::new(&path);
+    command.args(args);
+    #[cfg(unix)]
+    let err = {
+        use std::os::unix::process::CommandExt;
+        command.arg0(argv0).exec()
+    };
+    #[cfg(not(unix))]
+    let err = {
+        let _ = argv0;
+        match command.status() {
+            Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+            Err(e) => e,
+        }
+    };
+    anyhow::anyhow!(
+        "this command runs in {FULL}, which could not be started from {}: {err} \
+         (`cargo build` and `cargo install` make both binaries; keep them side by side)",
+        path.display()
+    )
+    .into()
 }

@@ -190,9 +190,21 @@ impl RepoView {
     }
 
     fn find(&self, rel: &str) -> Option<&Entry> {
-        let full = self.repo_path(rel);
         let entries = self.entries();
-        entries.binary_search_by(|e| e.path.as_str().cmp(&full)).ok().map(|i| &entries[i])
+        // `path` against `prefix + rel` without building it: rules look files up by the hundred.
+        let (prefix, rel) = (self.prefix.as_bytes(), rel.as_bytes());
+        let i = entries
+            .binary_search_by(|e| {
+                let path = e.path.as_bytes();
+                let head = path.len().min(prefix.len());
+                match path[..head].cmp(&prefix[..head]) {
+                    std::cmp::Ordering::Equal if head < prefix.len() => std::cmp::Ordering::Less,
+                    std::cmp::Ordering::Equal => path[head..].cmp(rel),
+                    other => other,
+                }
+            })
+            .ok()?;
+        Some(&entries[i])
     }
 
     /// True when `rel` is a listed file (a symlink out of the root counts: it is there).
@@ -391,6 +403,20 @@ mod tests {
         assert!(!v.is_file("ab.txt"));
         assert_eq!(v.read_text("x.txt").as_deref(), Ok("x"));
         assert_eq!(v.repo_path("x.txt"), "a/x.txt");
+    }
+
+    #[test]
+    fn lookups_agree_with_the_listing_in_every_subview() {
+        let files = ["a", "a-b/c", "a.txt", "a/b", "a/b/c", "ab/x", "b", "b/a"];
+        let root = RepoView::from_memory(files.iter().map(|f| (*f, "")));
+        let names = ["", "a", "b", "c", "x", "a.txt", "b/c", "a/b", "-b/c", "b/a", "zz"];
+        for dir in ["", "a", "a/b", "ab", "b"] {
+            let view = root.subview(dir);
+            for rel in names {
+                let listed = view.files().any(|f| f == rel);
+                assert_eq!(view.is_file(rel), listed, "{dir:?} / {rel:?}");
+            }
+        }
     }
 
     #[test]

@@ -188,18 +188,11 @@ fn scan_source(
             git_ref: git_ref.map(str::to_string),
             commit: Some(fetched.commit().to_string()),
         };
-        let out = pipeline::run_loaded(Loaded { view, source }, &options).map_err(pipeline_err)?;
+        let out = pipeline::run_loaded(Loaded { view, source }, &options)?;
         return Ok(Scanned { root: out.root, plan: out.plan, fetched: Some(fetched) });
     }
     let out = super::run_pipeline(&Request::parse(source_arg, None), &options)?;
     Ok(Scanned { root: out.root, plan: out.plan, fetched: None })
-}
-
-fn pipeline_err(e: pipeline::PipelineError) -> CliError {
-    match e {
-        pipeline::PipelineError::Source(s) => CliError::Source(s),
-        pipeline::PipelineError::Cancelled(c) => CliError::Other(c.into()),
-    }
 }
 
 pub fn procfile(args: ProcfileArgs) -> Result<(), CliError> {

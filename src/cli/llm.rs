@@ -83,13 +83,24 @@ impl LlmArgs {
         if no_llm {
             return Ok(None);
         }
-        let config = LlmConfig::resolve(&self.overrides(), &|k| std::env::var(k).ok())?;
+        let config = self.config()?;
         let Some(resolver) = Resolver::from_config(&config)? else {
             tracing::debug!("no model configured: rules only");
             return Ok(None);
         };
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         Ok(Some((resolver, rt)))
+    }
+
+    fn config(&self) -> anyhow::Result<LlmConfig> {
+        Ok(LlmConfig::resolve(&self.overrides(), &|k| std::env::var(k).ok())?)
+    }
+
+    /// Whether a model would be called: configuration only, no client built (the small
+    /// binary's test for a rules-only scan). An unreadable configuration counts as configured,
+    /// so the command that reports it is the one that would have used it.
+    pub fn configured(&self, no_llm: bool) -> bool {
+        !no_llm && self.config().as_ref().map_or(true, LlmConfig::enabled)
     }
 
     /// The model escalation for the pipeline, with the runtime that drives it (kept alive by

@@ -9,6 +9,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
 
 use repo_scanner::pipeline::{self, PipelineError};
 use repo_scanner::source::{self, Request, SourceError};
@@ -50,7 +51,9 @@ impl Cli {
     }
 }
 
+// Deferred: each run builds only its own subcommand's arguments, half the start-up's clap work.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Scan a local directory or a git URL and print its build plan.
     Scan(ScanArgs),
@@ -118,7 +121,66 @@ pub enum CliError {
     Other(#[from] anyhow::Error),
 }
 
+/// `main` of both binaries: parses the arguments, starts the logs, runs `run`, and maps its
+/// failure to exit code 1 (clap exits 2 on a usage error). `run` gets the arguments back when
+/// it cannot take them: the small binary hands those to `repo-scanner-full`.
+pub fn main(run: impl FnOnce(Cli) -> Result<(), CliError>) {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(cli.log_filter()))
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour());
+    match cli.log_format {
+        LogFormat::Json => fmt.json().with_current_span(true).with_span_list(false).init(),
+        // Logged values carry repository content: escaped, so they cannot forge a line.
+        LogFormat::Text => fmt.fmt_fields(output::escape::log_fields()).init(),
+    }
+    if let Err(e) = run(cli) {
+        eprintln!("repo-scanner: {}", output::escape::escape_control(&format!("{e:#}")));
+        std::process::exit(1);
+    }
+}
+
+/// ANSI colour in logs only on a terminal, and never with NO_COLOR set (no-color.org).
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The commands the small binary links: a rules-only scan of a local directory (what a deploy
+/// path and a person at a terminal run most) and the schema. Nothing here reaches git, TLS,
+/// an async runtime or a model client, so none of them is linked into `repo-scanner`.
+pub fn local(cli: &Cli) -> bool {
+    match &cli.command {
+        Command::Scan(args) => {
+            args.git_ref.is_none()
+                && matches!(Request::parse(&args.source, None), Request::Dir(_))
+                && !args.llm.configured(args.no_llm)
+        }
+        Command::Schema => true,
+        _ => false,
+    }
+}
+
+/// Runs a command [`local`] admits.
+pub fn run_local(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Scan(args) => {
+            let options = scan_options(&args, None);
+            let loaded = source::load_dir(args.source.as_ref(), options.limits)?;
+            print_plan(&pipeline::run_loaded(loaded, &options)?.plan, args.format)
+        }
+        Command::Schema => schema(),
+        _ => Err(anyhow::anyhow!("not a local command").into()),
+    }
+}
+
+/// Runs any command: `repo-scanner-full`. The local ones take the same path as in the small
+/// binary.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    if local(&cli) {
+        return run_local(cli);
+    }
     match cli.command {
         Command::Scan(args) => scan_cmd(args),
         Command::Eval(args) => eval::run(args),
@@ -138,20 +200,28 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             print_out(String::from_utf8_lossy(&page).trim_end())?;
             Ok(())
         }
-        Command::Schema => {
-            let text = serde_json::to_string_pretty(&plan::json_schema()).context("serializing the schema")?;
-            print_out(&text)?;
-            Ok(())
-        }
+        Command::Schema => schema(),
     }
+}
+
+fn schema() -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(&plan::json_schema()).context("serializing the schema")?;
+    print_out(&text)?;
+    Ok(())
 }
 
 /// The pipeline, its errors mapped to the CLI's.
 pub(crate) fn run_pipeline(request: &Request, options: &pipeline::Options<'_>) -> Result<pipeline::Outcome, CliError> {
-    pipeline::run(request, options).map_err(|e| match e {
-        PipelineError::Source(s) => CliError::Source(s),
-        PipelineError::Cancelled(c) => CliError::Other(c.into()),
-    })
+    Ok(pipeline::run(request, options)?)
+}
+
+impl From<PipelineError> for CliError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::Source(s) => CliError::Source(s),
+            PipelineError::Cancelled(c) => CliError::Other(c.into()),
+        }
+    }
 }
 
 pub(crate) fn print_out(text: &str) -> anyhow::Result<()> {
@@ -166,19 +236,25 @@ fn scan_cmd(args: ScanArgs) -> Result<(), CliError> {
     if args.git_ref.is_some() && !source::git::looks_like_url(&args.source) {
         return Err(anyhow::anyhow!("--ref applies to git URLs only; {} is not a git URL", args.source).into());
     }
-    let limits = Limits { max_files: args.max_files, max_file_bytes: args.max_file_bytes, max_depth: args.max_depth };
     let request = Request::parse(&args.source, args.git_ref.clone());
     let model = args.llm.model(args.no_llm)?;
-    let options = pipeline::Options {
-        limits,
+    let options = scan_options(&args, model.as_ref().map(|(m, _)| m as &dyn pipeline::Escalate));
+    print_plan(&run_pipeline(&request, &options)?.plan, args.format)
+}
+
+fn scan_options<'a>(args: &ScanArgs, escalation: Option<&'a dyn pipeline::Escalate>) -> pipeline::Options<'a> {
+    pipeline::Options {
+        limits: Limits { max_files: args.max_files, max_file_bytes: args.max_file_bytes, max_depth: args.max_depth },
         subdir: args.subdir.clone(),
-        escalation: model.as_ref().map(|(m, _)| m as &dyn pipeline::Escalate),
+        escalation,
         ..pipeline::Options::default()
-    };
-    let plan = run_pipeline(&request, &options)?.plan;
-    let text = match args.format {
-        Format::Json => serde_json::to_string_pretty(&plan).context("serializing the plan")?,
-        Format::Text => output::explain(&plan),
+    }
+}
+
+fn print_plan(plan: &plan::Plan, format: Format) -> Result<(), CliError> {
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(plan).context("serializing the plan")?,
+        Format::Text => output::explain(plan),
     };
     print_out(text.trim_end())?;
     Ok(())

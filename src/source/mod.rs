@@ -72,12 +72,7 @@ pub fn load(request: &Request, limits: Limits) -> Result<Loaded, SourceError> {
 pub fn load_with(request: &Request, limits: Limits, cancel: &Cancel) -> Result<Loaded, SourceError> {
     cancel.check()?;
     match request {
-        Request::Dir(path) => {
-            let view = dir::list(path, limits)?;
-            let source =
-                Source { kind: SourceKind::Dir, location: path.display().to_string(), git_ref: None, commit: None };
-            Ok(Loaded { view, source })
-        }
+        Request::Dir(path) => load_dir(path, limits),
         Request::Git { url, git_ref } => {
             let options = git::FetchOptions { cancel: cancel.clone(), ..Default::default() };
             let (view, commit) = git::fetch_and_list(url, git_ref.as_deref(), limits, &options)?;
@@ -86,6 +81,13 @@ pub fn load_with(request: &Request, limits: Limits, cancel: &Cancel) -> Result<L
             Ok(Loaded { view, source })
         }
     }
+}
+
+/// Lists a local directory. Apart from [`load_with`] for the small binary, which links no git.
+pub fn load_dir(path: &std::path::Path, limits: Limits) -> Result<Loaded, SourceError> {
+    let view = dir::list(path, limits)?;
+    let source = Source { kind: SourceKind::Dir, location: path.display().to_string(), git_ref: None, commit: None };
+    Ok(Loaded { view, source })
 }
 
 /// Checks a `--subdir` value's form without a tree: relative, no `.` or `..` components, no

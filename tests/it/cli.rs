@@ -252,3 +252,72 @@ fn stdout_closed_early_is_not_an_error() {
     assert!(out.status.success(), "exit {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+// ---- Two binaries: `repo-scanner` runs the local rules-only scan, `repo-scanner-full` the rest ----
+
+/// `repo-scanner` copied into a directory of its own, without `repo-scanner-full` beside it.
+fn lone_small_binary() -> (TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = dir.path().join("repo-scanner");
+    std::fs::copy(env!("CARGO_BIN_EXE_repo-scanner"), &bin).expect("copy the binary");
+    (dir, bin)
+}
+
+#[test]
+fn the_small_binary_scans_alone_and_names_the_full_one_for_the_rest() {
+    let (_dir, bin) = lone_small_binary();
+    let app = tree(FLASK);
+    let lone =
+        |args: &[&str]| support::output(Command::new(&bin).args(args).env_remove("RUST_LOG").stdin(Stdio::null()));
+    // What it links: a directory scanned by the rules, the schema, and clap's help and usage.
+    let plan = lone(&["scan", path_str(app.path()), "--no-llm"]).json();
+    assert_eq!(plan, run(&["scan", path_str(app.path()), "--no-llm"]).json(), "the same plan as the pair gives");
+    assert_eq!(plan["processes"][0]["command"], "gunicorn app:app --bind 0.0.0.0:$PORT");
+    assert!(lone(&["schema"]).json()["properties"]["processes"].is_object());
+    assert!(lone(&["serve", "--help"]).ok().contains("Usage: repo-scanner serve"));
+    assert_eq!(lone(&["scan"]).code, Some(2));
+    // Everything else is the full binary's: a clear error naming it, never a crash.
+    for args in [
+        vec!["render", path_str(app.path()), "--target", "pack"],
+        vec!["scan", "git://127.0.0.1:9/nothing.git"],
+        vec!["scan", path_str(app.path()), "--llm-base-url", "http://127.0.0.1:9/v1"],
+    ] {
+        let out = lone(&args);
+        let line = out.error_line();
+        assert!(line.contains("repo-scanner-full") && line.contains("side by side"), "{args:?}: {line}");
+    }
+}
+
+#[test]
+fn commands_handed_to_the_full_binary_fail_as_one_binary_would() {
+    // `scan` of a git URL becomes repo-scanner-full (exec, same pid: the serve tests' SIGTERM
+    // goes through it too): its one error line and exit code reach the user unchanged.
+    let out = run(&["scan", "git://127.0.0.1:9/nothing.git"]);
+    let line = out.error_line();
+    assert!(line.contains("git: ") && !line.contains("repo-scanner-full"), "the full binary ran: {line}");
+    // Usage errors are clap's in the small binary, before any hand-over.
+    assert_eq!(run(&["render", "--target", "nope", "."]).code, Some(2));
+}
+
+#[test]
+fn the_small_binary_links_no_git_tls_runtime_or_http_server() {
+    // Start-up cost is what the loader relocates: the small binary must not link what only
+    // the full one uses. A reference to git, TLS, tokio or axum from the local path fails here.
+    let symbols = |bin: &str| -> Option<String> {
+        match Command::new("nm").args(["--defined-only", "--demangle", bin]).output() {
+            Ok(out) if out.status.success() => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+            _ => None,
+        }
+    };
+    let (Some(small), Some(full)) =
+        (symbols(env!("CARGO_BIN_EXE_repo-scanner")), symbols(env!("CARGO_BIN_EXE_repo-scanner-full")))
+    else {
+        return support::not_run("nm (binutils) is not installed");
+    };
+    for marker in
+        [" git_libgit2_init", " OPENSSL_init_ssl", "tokio::runtime::builder::Builder::build", "hyper::server::conn"]
+    {
+        assert!(full.contains(marker), "the full binary has {marker}: the marker still names what it should");
+        assert!(!small.contains(marker), "repo-scanner links {marker}");
+    }
+}

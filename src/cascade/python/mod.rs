@@ -348,30 +348,47 @@ fn re(pattern: &'static str, cell: &'static OnceLock<Option<Regex>>) -> Option<&
     cell.get_or_init(|| Regex::new(pattern).ok()).as_ref()
 }
 
+/// `"name"` or `'name'` at the start of `s` (after spaces): a dotted Python name.
+fn quoted_name(s: &str) -> Option<&str> {
+    let body = s.trim_start().strip_prefix(['"', '\''])?;
+    let end = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))?;
+    (end > 0 && body[end..].starts_with(['"', '\''])).then(|| &body[..end])
+}
+
+/// The settings module in manage.py's `setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")`.
+/// Matched by hand, like the two below: every Django repository runs them, and compiling
+/// their regexes was a fifth of a scan's instructions.
+fn settings_module(manage: &str) -> Option<&str> {
+    manage.lines().find_map(|line| {
+        line.match_indices("DJANGO_SETTINGS_MODULE").find_map(|(i, key)| {
+            let rest = line[i + key.len()..].strip_prefix(['"', '\''])?;
+            quoted_name(rest.trim_start().strip_prefix(',')?)
+        })
+    })
+}
+
+/// The value of a line `KEY = "dotted.name"` (not commented out) in settings.
+fn setting<'t>(settings: &'t str, key: &str) -> Option<&'t str> {
+    settings.lines().find_map(|line| quoted_name(line.trim_start().strip_prefix(key)?.trim_start().strip_prefix('=')?))
+}
+
 /// Django: the WSGI (or ASGI) module named in settings, found through manage.py.
 fn django(view: &RepoView, deps: &BTreeSet<String>) -> Option<Candidate> {
-    static SETTINGS: OnceLock<Option<Regex>> = OnceLock::new();
-    static WSGI: OnceLock<Option<Regex>> = OnceLock::new();
-    static ASGI: OnceLock<Option<Regex>> = OnceLock::new();
-    let manage = keep_lines(&view.text("manage.py")?, &["DJANGO_SETTINGS_MODULE"]);
-    let settings_re = re(r#"DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z0-9_.]+)["']"#, &SETTINGS)?;
-    let settings_module = settings_re.captures(&manage).and_then(|c| c.get(1)).map(|m| m.as_str().to_string())?;
+    let settings_module = settings_module(&view.text("manage.py")?)?.to_string();
     let mut evidence = vec![Evidence::new(view.repo_path("manage.py"), "python.django_manage")];
     // `mysite.settings` or `mysite.settings.production`: try the module file, then the package.
     let base = settings_module.replace('.', "/");
     let settings_file = [format!("{base}.py"), format!("{base}/__init__.py")].into_iter().find(|f| view.is_file(f));
     let settings_text = settings_file.as_deref().and_then(|f| view.text(f)).unwrap_or_default();
-    let settings_text = keep_lines(&settings_text, &["WSGI_APPLICATION", "ASGI_APPLICATION"]);
     if let Some(f) = &settings_file {
         evidence.push(Evidence::new(view.repo_path(f), "python.django_settings"));
     }
-    let module_of = |re: Option<&Regex>| -> Option<String> {
-        let caps = re?.captures(&settings_text)?;
-        let target = caps.get(1)?.as_str();
+    let module_of = |key: &str| -> Option<String> {
+        let target = setting(&settings_text, key)?;
         Some(target.rsplit_once('.').map(|(m, _)| m.to_string()).unwrap_or_else(|| target.to_string()))
     };
-    let wsgi = module_of(re(r#"(?m)^\s*WSGI_APPLICATION\s*=\s*["']([A-Za-z0-9_.]+)["']"#, &WSGI));
-    let asgi = module_of(re(r#"(?m)^\s*ASGI_APPLICATION\s*=\s*["']([A-Za-z0-9_.]+)["']"#, &ASGI));
+    let wsgi = module_of("WSGI_APPLICATION");
+    let asgi = module_of("ASGI_APPLICATION");
     let package = settings_module.split('.').next().unwrap_or("").to_string();
     // Settings not found: the conventional `<package>/wsgi.py` next to them.
     let wsgi = wsgi.or_else(|| view.is_file(&format!("{package}/wsgi.py")).then(|| format!("{package}.wsgi")));
@@ -756,6 +773,20 @@ fn project_scripts(view: &RepoView) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn django_names_are_matched_as_the_settings_write_them() {
+        use super::{setting, settings_module};
+        let manage = "import os\n    os.environ.setdefault( 'DJANGO_SETTINGS_MODULE' ,  \"mysite.settings.prod\")\n";
+        assert_eq!(settings_module(manage), Some("mysite.settings.prod"));
+        assert_eq!(settings_module("os.environ['DJANGO_SETTINGS_MODULE'] = 'a.settings'"), None);
+        assert_eq!(settings_module("setdefault(\"DJANGO_SETTINGS_MODULE\", settings_name())"), None);
+        assert_eq!(settings_module("setdefault(\"DJANGO_SETTINGS_MODULE\", \"\")"), None);
+        let settings = "# WSGI_APPLICATION = 'old.wsgi.application'\nWSGI_APPLICATION_X = 'x.y'\n  WSGI_APPLICATION='site.wsgi.application'\n";
+        assert_eq!(setting(settings, "WSGI_APPLICATION"), Some("site.wsgi.application"));
+        assert_eq!(setting("WSGI_APPLICATION = get_wsgi()", "WSGI_APPLICATION"), None);
+        assert_eq!(setting("ASGI_APPLICATION = \"a.asgi:app\"", "ASGI_APPLICATION"), None);
+    }
+
     use super::*;
 
     fn web(files: &[(&str, &str)]) -> Option<String> {
