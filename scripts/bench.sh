@@ -18,18 +18,24 @@ TMP="$(mktemp -d)"
 cleanup() { [[ -n "${DAEMON_PID:-}" ]] && kill "$DAEMON_PID" 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-summary() { # name json
-  python3 - "$1" "$2" <<'PY'
+summary() { # name json... (several: rounds of the same commands, pooled)
+  python3 - "$@" <<'PY'
 import json, sys, statistics
-name, path = sys.argv[1], sys.argv[2]
-r = json.load(open(path))["results"]
-base = r[1]["median"]
-print(f"{name}: ratios against {r[1]['command']}")
-for x in r:
-    t = x["times"]
-    print(f"{name}: {x['command'][:60]:<60} median {x['median']*1000:9.2f} ms  "
-          f"stddev {x['stddev']*1000:7.2f} ms  min {min(t)*1000:8.2f}  max {max(t)*1000:8.2f}  "
-          f"ratio {x['median']/base:6.3f}x")
+name, paths = sys.argv[1], sys.argv[2:]
+runs = [json.load(open(p))["results"] for p in paths]
+names = [x["command"] for x in runs[0]]
+times = {n: [t for r in runs for x in r if x["command"] == n for t in x["times"]] for n in names}
+med = {n: statistics.median(t) for n, t in times.items()}
+base = names[1]
+print(f"{name}: {len(paths)} round(s); ratios against {base}")
+for n in names:
+    t = sorted(times[n])
+    p10, p90 = t[len(t) // 10], t[len(t) * 9 // 10]
+    print(f"{name}: {n[:60]:<60} median {med[n]*1000:8.3f} ms  p10 {p10*1000:7.3f}  p90 {p90*1000:7.3f}  "
+          f"stddev {statistics.pstdev(t)*1000:6.3f}  (n={len(t)})  ratio {med[n]/med[base]:6.3f}x")
+if len(paths) > 1:
+    per = [r[0]["median"] / r[1]["median"] for r in runs]
+    print(f"{name}: ratio per round: {' '.join(f'{x:.3f}' for x in per)}")
 PY
 }
 
@@ -38,7 +44,7 @@ PY
 #    (everything linked, as the one binary was before the split) for reference; then the
 #    instructions one scan executes (callgrind, loader included) and the binaries' sizes.
 FIXTURE="${BENCH_FIXTURE:-fixtures/python-django}"
-STARTUP_RUNS="${BENCH_STARTUP_RUNS:-300}"
+STARTUP_RUNS="${BENCH_STARTUP_RUNS:-1000}"
 FULL="$PWD/target/dist/repo-scanner-full"
 startup=(-n "repo-scanner scan $FIXTURE" "$BIN scan $FIXTURE")
 if command -v nixpacks >/dev/null; then
@@ -47,9 +53,16 @@ else
   echo "startup: nixpacks not installed (cargo install nixpacks --locked): no baseline" >&2
 fi
 startup+=(-n "repo-scanner-full scan $FIXTURE" "$FULL scan $FIXTURE" -n "exec floor: /bin/true" "/bin/true")
-hyperfine -N --warmup 30 --runs "$STARTUP_RUNS" --export-json "$OUT/startup.json" "${startup[@]}" >/dev/null
-summary startup "$OUT/startup.json"
-for b in "$BIN" "$FULL"; do
+# BENCH_BEFORE=path: another build (e.g. an earlier commit's) measured in the same rounds.
+[[ -n "${BENCH_BEFORE:-}" ]] && startup+=(-n "before: $BENCH_BEFORE scan $FIXTURE" "$BENCH_BEFORE scan $FIXTURE")
+# Rounds, each running every command in turn: a machine that drifts (other tenants, clock)
+# shifts all commands alike instead of the one that happened to run during the drift.
+ROUNDS="${BENCH_STARTUP_ROUNDS:-5}"
+for r in $(seq "$ROUNDS"); do
+  hyperfine -N --warmup 30 --runs $((STARTUP_RUNS / ROUNDS)) --export-json "$OUT/startup.$r.json" "${startup[@]}" >/dev/null
+done
+summary startup $(seq -f "$OUT/startup.%g.json" "$ROUNDS")
+for b in "$BIN" "$FULL" ${BENCH_BEFORE:+"$BENCH_BEFORE"}; do
   if command -v valgrind >/dev/null; then
     valgrind --tool=callgrind --callgrind-out-file="$OUT/startup.callgrind" "$b" scan "$FIXTURE" \
       >/dev/null 2>"$OUT/startup.valgrind.log"

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# The binary to ship: target/dist/repo-scanner, with its debug information split off to
-# target/dist/repo-scanner.debug (named by .gnu_debuglink, so gdb and addr2line find it).
+# The binaries to ship: target/dist/repo-scanner and target/dist/repo-scanner-full, side by
+# side, each with its debug information split off to a .debug file (named by .gnu_debuglink, so
+# gdb and addr2line find it). Profile `ship`: fat LTO, one codegen unit.
 #
-# Why: a scan is a few milliseconds, and the dynamic loader was half of its instructions
-# (callgrind, fixtures/python-django: 1.93M in all; symbol lookups in 5 shared libraries and
-# 43k relocations of an 82 MB PIE, 61 MB of it DWARF). On Linux/glibc it is linked static-pie
-# (`crt-static`): no shared libraries to map or look symbols up in, and, unlike a non-PIE
-# static binary, still loaded at a random address (ASLR) - which `serve`, reading untrusted
-# repositories from the network, keeps. glibc >= 2.34 resolves names (files, dns) without
-# loading NSS modules, so git URLs still resolve. Measured (hyperfine -N, 1000 runs, same run,
-# `scan fixtures/python-django`): 1.93M -> 1.46M instructions, median 1.83 -> 1.41 ms, 82.6 ->
-# 22.9 MB. Non-PIE static would reach 0.89M and 1.05 ms, by giving up ASLR: not taken.
+# Why: a scan is about a millisecond, most of it start-up. On Linux/glibc both are linked
+# static-pie (`crt-static`): no shared libraries to map or look symbols up in, and, unlike a
+# non-PIE static binary, still loaded at a random address (ASLR). glibc >= 2.34 resolves names
+# (files, dns) without loading NSS modules, so git URLs still resolve. What a static-pie still
+# pays is its own relocation, whole, before `main`: libgit2, OpenSSL, tokio, hyper and the
+# model clients were 46k relocated words over 223 pages. `repo-scanner` links none of them
+# (src/main.rs), nor a regex engine with Unicode tables; the figures are in scripts/bench.sh's
+# first section and the issue notes.
 #
-# Only the final link gets these flags (`cargo rustc`): the release dependencies `cargo build
-# --release` compiled are reused, and proc-macros, which `crt-static` cannot build, stay out.
+# Only the final link gets these flags (`cargo rustc`), so proc-macros, which `crt-static`
+# cannot build, stay out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flags=()

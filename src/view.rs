@@ -228,34 +228,40 @@ impl RepoView {
     pub fn list_dir(&self, dir: &str) -> Vec<(String, bool)> {
         let dir = dir.trim_end_matches('/');
         let base = if dir.is_empty() { self.prefix.clone() } else { format!("{}{}/", self.prefix, dir) };
-        let entries = self.entries();
-        let mut i = entries.partition_point(|e| e.path.as_str() < base.as_str());
-        let mut out: Vec<(String, bool)> = Vec::new();
-        while let Some(e) = entries.get(i) {
-            let Some(rest) = e.path.strip_prefix(&base) else { break };
-            match rest.find('/') {
-                Some(slash) => {
-                    let name = &rest[..slash];
-                    out.push((name.to_string(), true));
-                    // Jump past the subtree: every path in it sorts before `<base><name>0`
-                    // ('0' follows '/').
-                    let end = format!("{base}{name}0");
-                    i += entries[i..].partition_point(|e| e.path.as_str() < end.as_str());
-                }
-                None => {
-                    out.push((rest.to_string(), false));
-                    i += 1;
-                }
-            }
-        }
+        let mut out: Vec<(String, bool)> = self.children(&base).map(|(n, d)| (n.to_string(), d)).collect();
         out.sort();
         out.dedup();
         out
     }
 
-    /// Files directly in the view's root whose name ends with `suffix`.
+    /// Files directly in the view's root whose name ends with `suffix`, sorted.
     pub fn root_files_ending(&self, suffix: &str) -> Vec<String> {
-        self.list_dir("").into_iter().filter(|(n, d)| !d && n.ends_with(suffix)).map(|(n, _)| n).collect()
+        // Files have no '/', so path order is name order.
+        self.children(&self.prefix).filter(|(n, d)| !d && n.ends_with(suffix)).map(|(n, _)| n.to_string()).collect()
+    }
+
+    /// The children of directory `base` (a listed prefix: empty or ending in '/') in path
+    /// order, borrowed: a file once, a directory once per subtree, skipped in one search.
+    fn children<'a>(&'a self, base: &'a str) -> impl Iterator<Item = (&'a str, bool)> + 'a {
+        let entries = self.entries();
+        let mut i = entries.partition_point(|e| e.path.as_str() < base);
+        std::iter::from_fn(move || {
+            let rest = entries.get(i)?.path.strip_prefix(base)?;
+            Some(match rest.find('/') {
+                Some(slash) => {
+                    let name = &rest[..slash];
+                    let under = |p: &str| {
+                        p.strip_prefix(base).and_then(|r| r.strip_prefix(name)).is_some_and(|r| r.starts_with('/'))
+                    };
+                    i += entries[i..].partition_point(|e| under(&e.path));
+                    (name, true)
+                }
+                None => {
+                    i += 1;
+                    (rest, false)
+                }
+            })
+        })
     }
 
     /// Files (relative paths) at most `max_depth` directories deep whose name satisfies `pred`.
@@ -410,8 +416,12 @@ mod tests {
         let files = ["a", "a-b/c", "a.txt", "a/b", "a/b/c", "ab/x", "b", "b/a"];
         let root = RepoView::from_memory(files.iter().map(|f| (*f, "")));
         let names = ["", "a", "b", "c", "x", "a.txt", "b/c", "a/b", "-b/c", "b/a", "zz"];
+        assert_eq!(root.root_files_ending(""), vec!["a", "a.txt", "b"]);
+        assert_eq!(root.subview("a").root_files_ending("b"), vec!["b"]);
         for dir in ["", "a", "a/b", "ab", "b"] {
             let view = root.subview(dir);
+            let listed: Vec<String> = view.list_dir("").into_iter().filter(|(_, d)| !d).map(|(n, _)| n).collect();
+            assert_eq!(view.root_files_ending(""), listed, "{dir:?}");
             for rel in names {
                 let listed = view.files().any(|f| f == rel);
                 assert_eq!(view.is_file(rel), listed, "{dir:?} / {rel:?}");

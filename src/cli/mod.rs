@@ -9,7 +9,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 
 use repo_scanner::pipeline::{self, PipelineError};
 use repo_scanner::source::{self, Request, SourceError};
@@ -122,18 +122,24 @@ pub enum CliError {
 }
 
 /// `main` of both binaries: parses the arguments, starts the logs, runs `run`, and maps its
-/// failure to exit code 1 (clap exits 2 on a usage error). `run` gets the arguments back when
-/// it cannot take them: the small binary hands those to `repo-scanner-full`.
+/// failure to exit code 1 (clap exits 2 on a usage error).
 pub fn main(run: impl FnOnce(Cli) -> Result<(), CliError>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(cli.log_filter()))
-        .unwrap_or_else(|_| EnvFilter::new("warn"));
-    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour());
+    // `target=level` directives (RUST_LOG, else --log): `Targets`, not `EnvFilter`, whose span
+    // and field matching would link a regex engine and its Unicode tables into every start-up.
+    let filter: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .or_else(|| cli.log_filter().parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::WARN));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colour());
+    let logs = tracing_subscriber::registry().with(filter);
     match cli.log_format {
-        LogFormat::Json => fmt.json().with_current_span(true).with_span_list(false).init(),
+        LogFormat::Json => logs.with(layer.json().with_current_span(true).with_span_list(false)).init(),
         // Logged values carry repository content: escaped, so they cannot forge a line.
-        LogFormat::Text => fmt.fmt_fields(output::escape::log_fields()).init(),
+        LogFormat::Text => logs.with(layer.fmt_fields(output::escape::log_fields())).init(),
     }
     if let Err(e) = run(cli) {
         eprintln!("repo-scanner: {}", output::escape::escape_control(&format!("{e:#}")));
