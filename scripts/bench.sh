@@ -59,16 +59,18 @@ startup+=(-n "repo-scanner-full scan $FIXTURE" "$FULL scan $FIXTURE" -n "exec fl
 # shifts all commands alike instead of the one that happened to run during the drift.
 ROUNDS="${BENCH_STARTUP_ROUNDS:-5}"
 for r in $(seq "$ROUNDS"); do
-  hyperfine -N --warmup 30 --runs $((STARTUP_RUNS / ROUNDS)) --export-json "$OUT/startup.$r.json" "${startup[@]}" >/dev/null
+  # Its outlier warnings go to a file; on a failure they are shown.
+  hyperfine -N --warmup 30 --runs $((STARTUP_RUNS / ROUNDS)) --export-json "$OUT/startup.$r.json" "${startup[@]}" \
+    >/dev/null 2>"$OUT/startup.$r.log" || { cat "$OUT/startup.$r.log" >&2; exit 1; }
 done
 summary startup $(seq -f "$OUT/startup.%g.json" "$ROUNDS")
 for b in "$BIN" "$FULL" ${BENCH_BEFORE:+"$BENCH_BEFORE"}; do
   if command -v valgrind >/dev/null; then
     valgrind --tool=callgrind --callgrind-out-file="$OUT/startup.callgrind" "$b" scan "$FIXTURE" \
       >/dev/null 2>"$OUT/startup.valgrind.log"
-    echo "startup: $(basename "$b"): callgrind $(grep -m1 '^totals:' "$OUT/startup.callgrind" | awk '{print $2}') instructions for one scan"
+    echo "startup: $b: callgrind $(grep -m1 '^totals:' "$OUT/startup.callgrind" | awk '{print $2}') instructions for one scan"
   fi
-  echo "startup: $(basename "$b"): $(stat -c %s "$b") bytes; $(file -b "$b" | cut -d, -f1,4)"
+  echo "startup: $b: $(stat -c %s "$b") bytes; $(file -b "$b" | cut -d, -f1,4)"
 done
 [[ -n "${BENCH_STARTUP_ONLY:-}" ]] && exit 0
 
