@@ -20,9 +20,9 @@ fn main() {
 /// The file name of the whole tool, installed beside this one.
 const FULL: &str = "repo-scanner-full";
 
-/// Replaces this process with `repo-scanner-full`, same arguments (argv[0] kept, so usage
-/// lines still say `repo-scanner`), same pid, so signals and exit codes are its own. Returns
-/// only when it cannot be run.
+/// Replaces this process with `repo-scanner-full`: same arguments (argv[0] kept, so `ps` still
+/// says `repo-scanner`), same pid, so signals and exit codes are its own. Returns only when it
+/// cannot be run.
 fn full() -> cli::CliError {
     let here = match std::env::current_exe() {
         Ok(p) => p,
