@@ -3,7 +3,7 @@
 //! becomes (exec), as git hands https to `git-remote-https` rather than link curl and TLS.
 //!
 //! Why two binaries: a static-pie is relocated whole at start-up, and libgit2, OpenSSL, tokio,
-//! hyper and the model clients made that 46k relocations over 223 pages, a third of a scan's
+//! hyper and the model clients made that 46k relocations over 225 pages, a third of a scan's
 //! instructions. The small binary has neither them nor their relocations.
 //!
 //! Exit codes: 0 a plan was produced (whatever its status); 1 the source could not be read or
