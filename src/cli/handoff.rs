@@ -191,7 +191,7 @@ fn scan_source(
         let out = pipeline::run_loaded(Loaded { view, source }, &options)?;
         return Ok(Scanned { root: out.root, plan: out.plan, fetched: Some(fetched) });
     }
-    let out = super::run_pipeline(&Request::parse(source_arg, None), &options)?;
+    let out = pipeline::run(&Request::parse(source_arg, None), &options)?;
     Ok(Scanned { root: out.root, plan: out.plan, fetched: None })
 }
 

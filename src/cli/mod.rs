@@ -216,11 +216,7 @@ fn schema() -> Result<(), CliError> {
     Ok(())
 }
 
-/// The pipeline, its errors mapped to the CLI's.
-pub(crate) fn run_pipeline(request: &Request, options: &pipeline::Options<'_>) -> Result<pipeline::Outcome, CliError> {
-    Ok(pipeline::run(request, options)?)
-}
-
+/// The pipeline's errors as the CLI's (`?` on `pipeline::run` and `run_loaded`).
 impl From<PipelineError> for CliError {
     fn from(e: PipelineError) -> Self {
         match e {
@@ -245,7 +241,7 @@ fn scan_cmd(args: ScanArgs) -> Result<(), CliError> {
     let request = Request::parse(&args.source, args.git_ref.clone());
     let model = args.llm.model(args.no_llm)?;
     let options = scan_options(&args, model.as_ref().map(|(m, _)| m as &dyn pipeline::Escalate));
-    print_plan(&run_pipeline(&request, &options)?.plan, args.format)
+    print_plan(&pipeline::run(&request, &options)?.plan, args.format)
 }
 
 fn scan_options<'a>(args: &ScanArgs, escalation: Option<&'a dyn pipeline::Escalate>) -> pipeline::Options<'a> {
