@@ -106,6 +106,11 @@ impl IntoResponse for ApiError {
         if matches!(self, ApiError::Unauthorized) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        // The body was refused unread, and the connection closes after this answer: said
+        // aloud, so a client does not send its next request down a socket that is going away.
+        if matches!(self, ApiError::TooLarge("body_too_large", _)) {
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         resp
     }
 }

@@ -420,6 +420,9 @@ async fn serve_body_and_archive_limits() {
     let big = json!({"source": "x".repeat(2000)});
     let r = app.post_json(big).await;
     assert_eq!(r.status(), 413);
+    // Refused unread: the server closes the connection and says so, so the client's pool
+    // does not reuse it for the next request (which then failed as a broken pipe).
+    assert_eq!(r.headers().get("connection").and_then(|v| v.to_str().ok()), Some("close"));
     assert_eq!(error_code(&r.json().await.expect("json")), "body_too_large");
 
     let (status, body) = app.upload("", vec![7u8; 300 << 10]).await;
